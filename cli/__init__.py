@@ -1,0 +1,1 @@
+"""The msi-sync command line."""

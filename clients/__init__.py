@@ -1,0 +1,1 @@
+"""Clients of the external systems (Salesforce, Marketo), the shared limiter and token cache, id helpers."""

@@ -1,0 +1,1 @@
+"""What an operator needs: the connection guard, budgets, notifications, doctor and status."""

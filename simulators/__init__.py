@@ -1,0 +1,1 @@
+"""Salesforce and Marketo simulators: real HTTP servers with the vendors' paths, envelopes and limits."""

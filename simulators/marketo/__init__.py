@@ -1,0 +1,1 @@
+"""A Marketo REST API simulator with Marketo's limits and envelopes."""

@@ -1,0 +1,1 @@
+"""A Salesforce REST API simulator served over TLS."""

@@ -1,0 +1,1 @@
+"""The Celery app, settings, queues and beat schedule."""
