@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import redis
 
 
 @dataclass(frozen=True)
@@ -33,3 +38,91 @@ class TokenCache(abc.ABC):
     @contextlib.contextmanager
     def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
         """Held while one worker fetches a new token, so the others wait for it instead."""
+
+
+class LocalTokenCache(TokenCache):
+    """Tokens shared by the threads of one process (embedded mode)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._tokens: dict[str, CachedToken] = {}
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str) -> CachedToken | None:
+        with self._guard:
+            token = self._tokens.get(key)
+        if token is None or token.expires_at <= self._clock():
+            return None
+        return token
+
+    def put(self, key: str, token: CachedToken) -> None:
+        with self._guard:
+            self._tokens[key] = token
+
+    def invalidate(self, key: str, token: str) -> None:
+        with self._guard:
+            current = self._tokens.get(key)
+            if current is not None and current.token == token:
+                del self._tokens[key]
+
+    @contextlib.contextmanager
+    def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        if not lock.acquire(timeout=timeout):
+            raise TimeoutError(f"waited {timeout}s for another thread to refresh token {key}")
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+# Deletes the key only if it still holds the token being invalidated.
+_COMPARE_AND_DELETE = """
+local raw = redis.call('GET', KEYS[1])
+if raw and cjson.decode(raw)['token'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisTokenCache(TokenCache):
+    """Tokens shared through Redis by every worker process, so Marketo sees one token per service."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "msi:token") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._compare_and_delete = client.register_script(_COMPARE_AND_DELETE)
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}:{key}"
+
+    def get(self, key: str) -> CachedToken | None:
+        raw = self._redis.get(self._key(key))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        token = CachedToken(token=data["token"], expires_at=float(data["expires_at"]))
+        return token if token.expires_at > time.time() else None
+
+    def put(self, key: str, token: CachedToken) -> None:
+        ttl_ms = int((token.expires_at - time.time()) * 1000)
+        if ttl_ms <= 0:
+            return
+        payload = json.dumps({"token": token.token, "expires_at": token.expires_at})
+        self._redis.set(self._key(key), payload, px=ttl_ms)
+
+    def invalidate(self, key: str, token: str) -> None:
+        self._compare_and_delete(keys=[self._key(key)], args=[token])
+
+    @contextlib.contextmanager
+    def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
+        # The lock expires by itself so a worker killed while refreshing cannot block the rest.
+        lock = self._redis.lock(self._key(key) + ":lock", timeout=timeout, blocking_timeout=timeout)
+        if not lock.acquire():
+            raise TimeoutError(f"waited {timeout}s for another worker to refresh token {key}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):
+                lock.release()

@@ -49,7 +49,7 @@ class SimServer:
     @property
     def url(self) -> str:
         scheme = "https" if self.tls else "http"
-        host = "localhost" if self.tls else self._server.server_address[0]
+        host = "localhost" if self.tls else str(self._server.host)
         return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> SimServer:
