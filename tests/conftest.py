@@ -38,3 +38,61 @@ def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
     yield prefix
     for key in redis_client.scan_iter(match=f"{prefix}*"):
         redis_client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+    except sqlalchemy.exc.OperationalError as error:  # pragma: no cover - environment problem
+        pytest.fail(f"PostgreSQL is not answering at {POSTGRES_URL}: {error}")
+    finally:
+        engine.dispose()
+    return POSTGRES_URL
+
+
+def _fresh_postgres_database(server_url: str) -> tuple[str, str]:
+    import sqlalchemy
+
+    name = f"msi_test_{uuid.uuid4().hex[:10]}"
+    engine = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name, sqlalchemy.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(server_url: str, name: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test alone, dropped afterwards."""
+    name, url = _fresh_postgres_database(postgres_server_url)
+    yield url
+    from models.db import engine_for
+
+    engine_for(url).dispose()  # engines are cached per URL: close its pool before dropping
+    _drop_postgres_database(postgres_server_url, name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    return f"sqlite:///{tmp_path}/msi-sync.db"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs on both databases the service supports."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))

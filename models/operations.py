@@ -1,0 +1,53 @@
+"""Operational state: the connected org, notifications sent, and write-back memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Connection(Base):
+    """The Salesforce org the service is connected to; exactly one row has active=True."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(18))
+    environment: Mapped[str] = mapped_column(String(12))
+    instance_url: Mapped[str] = mapped_column(String(255), default="")
+    login_url: Mapped[str] = mapped_column(String(255), default="")
+    user_id: Mapped[str] = mapped_column(String(18), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replaced_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class NotificationSent(Base):
+    """When each kind of notification last went out, to send each at most once per period."""
+
+    __tablename__ = "notifications"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    suppressed: Mapped[int] = mapped_column(default=0)
+    last_message: Mapped[str] = mapped_column(String(2000), default="")
+
+
+class WritebackState(Base):
+    """Per synced person: the MSI values last written to Salesforce, and when they were read."""
+
+    __tablename__ = "writeback_state"
+
+    sf_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(40), default="")
+    marketo_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    values: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    values_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    last_read_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_written_at: Mapped[datetime | None] = mapped_column(default=None)
