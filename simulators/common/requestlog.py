@@ -22,6 +22,9 @@ class LoggedRequest:
     http_status: int = 200
     error_code: str | None = None
     record_codes: dict[str, int] = field(default_factory=dict)
+    # Optional, simulator-specific request parameters worth asserting on (e.g. Marketo's
+    # action, lookupField, _method); empty when a simulator records none.
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
