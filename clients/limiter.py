@@ -192,9 +192,7 @@ class LocalLimiter(Limiter):
             raise throttled_error("concurrency", CONCURRENCY_RETRY_SECONDS)
         if purpose == WRITEBACK:
             mine = sum(1 for _, who in self._leases.values() if who == WRITEBACK)
-            if mine >= writeback_cap(
-                config.writeback_marketo_share, config.marketo_max_concurrency
-            ):
+            if mine >= writeback_cap(config.writeback_marketo_share, config.marketo_max_concurrency):
                 raise throttled_error("write-back concurrency share", CONCURRENCY_RETRY_SECONDS)
 
     def release_marketo(self, permit: MarketoPermit) -> None:

@@ -69,6 +69,9 @@ class RunExtract(Base):
     staged: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     invalid: Mapped[int] = mapped_column(default=0)
+    warnings: Mapped[int] = mapped_column(default=0)
+    # Failed records of earlier runs put back into this one.
+    retried: Mapped[int] = mapped_column(default=0)
     pages: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -85,6 +88,8 @@ class RunStep(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
     step: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default=STEP_PENDING)
+    # Writes a step adds for a later one (e.g. deleting a role's old key after its change).
+    followups: Mapped[int] = mapped_column(default=0)
     opened_at: Mapped[datetime | None] = mapped_column(default=None)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
     # The moment its first and last Marketo write started and ended (for the order checks).
@@ -116,7 +121,6 @@ class Chunk(Base):
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     succeeded: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
-    warnings: Mapped[int] = mapped_column(default=0)
     calls: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
 

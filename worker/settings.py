@@ -141,9 +141,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _jwt_needs_both(self) -> Settings:
         if (self.SALESFORCE_USERNAME is None) != (self.SALESFORCE_PRIVATE_KEY is None):
-            raise ValueError(
-                "SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY go together (JWT bearer login)"
-            )
+            raise ValueError("SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY go together (JWT bearer login)")
         return self
 
     @property

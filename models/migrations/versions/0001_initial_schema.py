@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 11:10:41.527554
+Revises:
+Create Date: 2026-11-23 11:15:12.867580
 """
 
 from __future__ import annotations
@@ -139,7 +139,6 @@ def upgrade() -> None:
     sa.Column('ended_at', models.base.UTCDateTime(), nullable=True),
     sa.Column('succeeded', sa.Integer(), nullable=False),
     sa.Column('failed', sa.Integer(), nullable=False),
-    sa.Column('warnings', sa.Integer(), nullable=False),
     sa.Column('calls', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['sync_runs.id'], name=op.f('fk_chunks_run_id_sync_runs'), ondelete='CASCADE'),
@@ -160,6 +159,8 @@ def upgrade() -> None:
     sa.Column('staged', sa.Integer(), nullable=False),
     sa.Column('unchanged', sa.Integer(), nullable=False),
     sa.Column('invalid', sa.Integer(), nullable=False),
+    sa.Column('warnings', sa.Integer(), nullable=False),
+    sa.Column('retried', sa.Integer(), nullable=False),
     sa.Column('pages', sa.Integer(), nullable=False),
     sa.Column('lease_until', models.base.UTCDateTime(), nullable=True),
     sa.Column('started_at', models.base.UTCDateTime(), nullable=True),
@@ -176,6 +177,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.Integer(), nullable=False),
     sa.Column('step', sa.String(length=40), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('followups', sa.Integer(), nullable=False),
     sa.Column('opened_at', models.base.UTCDateTime(), nullable=True),
     sa.Column('done_at', models.base.UTCDateTime(), nullable=True),
     sa.Column('first_write_at', models.base.UTCDateTime(), nullable=True),

@@ -1,0 +1,90 @@
+"""The chunk task: one Marketo call's worth of records, retried with countdowns, never sleeping."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+
+from clients.errors import (
+    AuthenticationFailed,
+    BudgetExhausted,
+    RequestRejected,
+    RetryLater,
+    SessionExpired,
+    Throttled,
+)
+from pipeline.sending import (
+    ChunkResult,
+    LeaseLost,
+    claim,
+    fail_chunk,
+    rejected_message,
+    release,
+    send,
+    transient_failures,
+)
+from worker import context
+from worker.celery_app import app
+
+log = logging.getLogger(__name__)
+MAX_TRANSIENT_FAILURES = 8  # then the records go to the failures table and the next cycle tries again
+MAX_COUNTDOWN = 300.0  # longer waits are handed to the sweeper (no message outlives the visibility timeout)
+CREDENTIALS_WAIT = 600.0
+
+
+def _backoff(failures: int) -> float:
+    return min(MAX_COUNTDOWN, 2.0**failures) * random.uniform(0.8, 1.2)
+
+
+@app.task(name="msi.upsert_chunk", bind=True, max_retries=None, acks_late=True, reject_on_worker_lost=True)
+def upsert_chunk(self: Task, run_id: int, step: str, chunk_id: int, standalone: bool = False) -> dict[str, Any]:
+    """Write one chunk to Marketo. Arguments are ids only: no record or secret travels in a message."""
+    settings = context.settings()
+    url = settings.DATABASE_URL
+    lease = timedelta(seconds=settings.CHUNK_LEASE_SECONDS)
+    claimed = claim(url, chunk_id, lease)
+    if isinstance(claimed, ChunkResult):
+        return claimed.as_dict()
+    try:
+        result = send(url, claimed, context.marketo(), lease)
+    except LeaseLost:
+        return ChunkResult(chunk_id, "busy").as_dict()
+    except Throttled as wait:
+        release(url, claimed, due_in=wait.retry_after, waiting=False, transient=False)
+        # Jitter spreads the waiting chunks so they do not all ask again at the same instant.
+        raise self.retry(countdown=wait.retry_after + random.uniform(0, 0.2), exc=wait) from None
+    except RetryLater as error:
+        failures = transient_failures(url, chunk_id) + 1
+        if failures > MAX_TRANSIENT_FAILURES:
+            result = fail_chunk(url, claimed, error.code or "TRANSIENT", f"gave up after {failures} tries: {error}")
+        else:
+            delay = max(error.retry_after, _backoff(failures))
+            release(url, claimed, due_in=delay, waiting=False, transient=True)
+            raise self.retry(countdown=delay, exc=error) from None
+    except BudgetExhausted as spent:
+        if spent.retry_after <= MAX_COUNTDOWN:
+            release(url, claimed, due_in=spent.retry_after, waiting=False, transient=False)
+            raise self.retry(countdown=spent.retry_after, exc=spent) from None
+        release(url, claimed, due_in=spent.retry_after, waiting=True, transient=False)
+        from ops.notify import notify_budget_exhausted
+
+        notify_budget_exhausted(spent)
+        return ChunkResult(chunk_id, "waiting-for-budget").as_dict()
+    except (AuthenticationFailed, SessionExpired) as refused:
+        release(url, claimed, due_in=CREDENTIALS_WAIT, waiting=True, transient=False)
+        from ops.notify import notify_credentials
+
+        notify_credentials(refused)
+        return ChunkResult(chunk_id, "waiting-for-credentials").as_dict()
+    except RequestRejected as rejected:
+        code, message = rejected_message(rejected)
+        result = fail_chunk(url, claimed, code, message)
+    if standalone:
+        from tasks.cycle import _advance_and_dispatch
+
+        _advance_and_dispatch(run_id)
+    return result.as_dict()

@@ -1,0 +1,110 @@
+"""Cycle tasks: start a run, read Salesforce into staging, and move the run on when a wave ends."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+
+from clients.errors import AuthenticationFailed, BudgetExhausted, GuardError, RequestRejected, RetryLater
+from models.db import session_scope
+from pipeline import objects as o
+from pipeline.extract import extract_some
+from pipeline.progress import RunAlreadyRunning, advance, fail_run, start_run
+from tasks.dispatch import dispatch_extract, dispatch_ready
+from worker import context
+from worker.celery_app import app
+
+log = logging.getLogger(__name__)
+PAGES_PER_TASK = 25  # 50,000 records: keeps every extract task far below the visibility timeout
+MAX_COUNTDOWN = 300.0  # longer waits are left to the sweeper, so no message outlives the timeout
+
+
+@app.task(name="msi.start_cycle", bind=True)
+def start_cycle(
+    self: Task, objects: list[str] | None = None, full: bool = False, trigger: str = "api"
+) -> dict[str, Any]:
+    """Start a sync run, unless one is running: then say so and do nothing."""
+    settings = context.settings()
+    from models.db import migrate
+
+    migrate(settings.DATABASE_URL)
+    wanted = list(objects or o.OBJECT_TYPES)
+    try:
+        with session_scope(settings.DATABASE_URL) as session:
+            run = start_run(
+                session,
+                object_types=wanted,
+                full=full,
+                trigger=trigger,
+                overlap=timedelta(seconds=settings.WATERMARK_OVERLAP_SECONDS),
+            )
+            run_id = run.id
+    except RunAlreadyRunning as busy:
+        log.info("cycle not started: %s", busy)
+        return {"status": "already-running", "run": busy.run_id, "message": str(busy)}
+    log.info("run %s started (%s, objects=%s, full=%s)", run_id, trigger, ",".join(wanted), full)
+    for object_type in o.OBJECT_TYPES:
+        if object_type in wanted:
+            dispatch_extract(run_id, object_type)
+    _advance_and_dispatch(run_id)
+    return {"status": "started", "run": run_id}
+
+
+@app.task(name="msi.extract", bind=True, max_retries=None)
+def extract(self: Task, run_id: int, object_type: str) -> dict[str, Any]:
+    """Read the Salesforce objects of one Marketo object type, in order, a bounded number of pages."""
+    settings = context.settings()
+    try:
+        for sobject in o.SOURCES[object_type]:
+            progress = extract_some(
+                settings.DATABASE_URL,
+                run_id,
+                sobject,
+                context.salesforce(),
+                context.mapping(),
+                delete_people=settings.DELETED_PEOPLE == "delete",
+                max_pages=PAGES_PER_TASK,
+                after_commit=lambda: dispatch_ready(run_id),
+            )
+            if progress.status == "more":
+                dispatch_extract(run_id, object_type)
+                return {"run": run_id, "object_type": object_type, "status": "continues"}
+            if progress.status == "busy":
+                return {"run": run_id, "object_type": object_type, "status": "busy"}
+    except (RetryLater, BudgetExhausted) as error:
+        if error.retry_after <= MAX_COUNTDOWN:
+            raise self.retry(countdown=error.retry_after, exc=error) from None
+        # A long wait (a spent daily budget): the sweeper picks the extract up again later.
+        log.warning("run %s: extract of %s waits %.0fs: %s", run_id, object_type, error.retry_after, error)
+        return {"run": run_id, "object_type": object_type, "status": "waiting"}
+    except (AuthenticationFailed, GuardError, RequestRejected) as error:
+        with session_scope(settings.DATABASE_URL) as session:
+            fail_run(session, run_id, f"extract of {object_type}: {error}")
+        from ops.notify import notify_run_failed
+
+        notify_run_failed(run_id, error)
+        return {"run": run_id, "object_type": object_type, "status": "failed"}
+    _advance_and_dispatch(run_id)
+    return {"run": run_id, "object_type": object_type, "status": "done"}
+
+
+@app.task(name="msi.chunks_done")
+def chunks_done(_results: Any = None, *, run_id: int, step: str) -> dict[str, Any]:
+    """Chord body of a wave of chunks: let the database say what is done, then send what is next."""
+    finished = _advance_and_dispatch(run_id)
+    return {"run": run_id, "step": step, "finished": finished}
+
+
+def _advance_and_dispatch(run_id: int) -> bool:
+    with session_scope(context.database_url()) as session:
+        result = advance(session, run_id)
+    if result.opened or result.done:
+        log.info("run %s: opened %s, done %s", run_id, result.opened, result.done)
+    if result.finished:
+        log.info("run %s finished", run_id)
+        return True
+    dispatch_ready(run_id)
+    return False
