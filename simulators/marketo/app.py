@@ -137,7 +137,7 @@ class MarketoApp:
                 time.sleep(ctx.faults.timeout_seconds)
             outcome = self._run(route.handler, call)
             entry.update(records=outcome.records, record_codes=outcome.record_codes)
-            entry["detail"] = {k: v for k, v in call.detail.items() if not k.startswith("_") and v is not None}
+            entry["detail"] = {k: v for k, v in call.detail.items() if v is not None}
             body = outcome.body
             if ctx.faults.fires("applied_604"):
                 body = failure("604", _MESSAGES["604"])

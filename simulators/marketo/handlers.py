@@ -36,6 +36,7 @@ class Call:
     method_override: bool  # POST ...?_method=GET
     pause: Callable[[int], None]  # sleep the processing time of n records
     detail: dict[str, Any] = field(default_factory=dict)
+    _lookup: dict[str, Any] | None = None
 
     def param(self, name: str) -> Any:
         """A parameter from the query string, or (for _method=GET) the form or JSON body."""
@@ -46,10 +47,9 @@ class Call:
         return self.request.args.get(name)
 
     def lookup_body(self) -> dict[str, Any]:
-        if "_lookup" not in self.detail:
-            self.detail["_lookup"] = _lookup_body(self)
-        body: dict[str, Any] = self.detail["_lookup"]
-        return body
+        if self._lookup is None:
+            self._lookup = _lookup_body(self)
+        return self._lookup
 
     def json_body(self) -> Any:
         kind = self.request.mimetype

@@ -116,6 +116,13 @@ class MarketoSimulator:
         self._ticker.start()
         return self
 
+    def reset(self) -> None:
+        """Back to the seeded start: data, counters, request log and faults (tokens stay valid)."""
+        self.ctx.store.reset()
+        self.ctx.limits.reset()
+        self.ctx.log.clear()
+        self.ctx.faults = FaultPlan()
+
     def stop(self) -> None:
         self._stopping.set()
         if self._server is not None:
