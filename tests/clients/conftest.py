@@ -1,0 +1,81 @@
+"""Fixtures for the client tests."""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------------------------------
+# Marketo client fixtures (owner: Marketo simulator/client). Salesforce fixtures go in
+# their own block; keep the two apart.
+# ---------------------------------------------------------------------------------------
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from clients.limiter import LimiterConfig, LocalLimiter
+from clients.marketo import MarketoClient
+from clients.token_cache import LocalTokenCache
+from simulators.marketo import MarketoSimulator
+
+
+@pytest.fixture(scope="session")
+def _shared_marketo_client_sim() -> Iterator[MarketoSimulator]:
+    sim = MarketoSimulator(seed=11, size=30).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def marketo_client_sim(_shared_marketo_client_sim: MarketoSimulator) -> MarketoSimulator:
+    """A shared simulator, back at its seeded start for every test."""
+    _shared_marketo_client_sim.reset()
+    return _shared_marketo_client_sim
+
+
+@pytest.fixture
+def marketo_limiter() -> LocalLimiter:
+    return LocalLimiter(LimiterConfig(marketo_calls_per_window=100, marketo_max_concurrency=10))
+
+
+@pytest.fixture
+def make_marketo_client(
+    marketo_client_sim: MarketoSimulator, marketo_limiter: LocalLimiter
+) -> Callable[..., MarketoClient]:
+    """A real MarketoClient for a simulator (the shared one unless `sim=` is given)."""
+
+    def make(sim: MarketoSimulator | None = None, **overrides: Any) -> MarketoClient:
+        target = sim or marketo_client_sim
+        options: dict[str, Any] = {
+            "base_url": target.url,
+            "client_id": "msi-sync-demo",
+            "client_secret": "demo-secret",
+            "limiter": marketo_limiter,
+            "token_cache": LocalTokenCache(),
+            "timeout": 10.0,
+        }
+        options.update(overrides)
+        return MarketoClient(**options)
+
+    return make
+
+
+@pytest.fixture
+def marketo_client(make_marketo_client: Callable[..., MarketoClient]) -> MarketoClient:
+    return make_marketo_client()
+
+
+@pytest.fixture
+def own_marketo_sim() -> Iterator[Callable[..., MarketoSimulator]]:
+    """Simulators with their own settings (token life, time scale), stopped after the test."""
+    started: list[MarketoSimulator] = []
+
+    def start(**kwargs: Any) -> MarketoSimulator:
+        sim = MarketoSimulator(**kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+# --- end of the Marketo block -------------------------------------------------------------
