@@ -222,7 +222,8 @@ def test_roles_by_compound_key(marketo_client_sim: Any, marketo_client: MarketoC
     lead_id = int(marketo_client.sync_leads([{"externalPersonId": "003A"}])[0].marketo_id or 0)
     keys = [{"externalOpportunityId": "006A", "leadId": lead_id, "role": role} for role in ("Buyer", "User")]
     assert all(r.ok for r in marketo_client.sync("roles", keys))
-    found = list(marketo_client.get_roles([*keys, {"externalOpportunityId": "006A", "leadId": lead_id, "role": "Nobody"}], fields=["role", "leadId"]))
+    absent = {"externalOpportunityId": "006A", "leadId": lead_id, "role": "Nobody"}
+    found = list(marketo_client.get_roles([*keys, absent], fields=["role", "leadId"]))
     assert sorted(row["role"] for row in found) == ["Buyer", "User"]
     entry = [e for e in marketo_client_sim.log.all() if e.operation == "get"][-1]
     assert entry.method == "POST" and entry.detail["_method"] == "GET" and entry.obj == "roles"
