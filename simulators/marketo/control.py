@@ -4,7 +4,7 @@
     GET  /_sim/faults | PUT            FaultPlan as a dict (rates, bursts, seed, timeout_seconds)
     GET  /_sim/state                   record counts, limits, tokens, MSI epoch
     GET  /_sim/records/{obj}?offset=&limit=   {"records": [...], "total": N, "next_offset": M|null}
-    POST /_sim/reset                   back to the seeded start (log, counters and data)
+    POST /_sim/reset                   back to the seeded start (data, counters, log, faults; tokens stay)
     POST /_sim/msi/advance             {"epochs": n} -> what changed
     GET  /_sim/config | PUT            time scale, latency, limits, quota (partial updates)
 """
@@ -64,6 +64,7 @@ def _dispatch(ctx: SimContext, request: Request, parts: list[str]) -> Response:
         ctx.store.reset()
         ctx.limits.reset()
         ctx.log.clear()
+        ctx.faults = FaultPlan()
         return _json(state(ctx))
     if parts == ["msi", "advance"] and method == "POST":
         epochs = int(_body(request).get("epochs", 1))

@@ -75,3 +75,11 @@ def test_request_log_records_identity_and_rest_calls(mkto: Any) -> None:
     assert [e.operation for e in entries] == ["identity", "get"]
     assert entries[1].path == "/rest/v1/leads.json" and entries[1].records == 2 and entries[1].obj == "leads"
     assert entries[1].detail == {"filterType": "id"}
+
+
+def test_tls_serves_https_with_its_own_ca_bundle(marketo_sim_factory: Any, tmp_path: Any) -> None:
+    sim = marketo_sim_factory(tls=True, tls_dir=tmp_path)
+    assert sim.url.startswith("https://localhost:") and sim.ca_bundle.exists()
+    params = {"grant_type": "client_credentials", "client_id": "msi-sync-demo", "client_secret": "demo-secret"}
+    response = requests.get(sim.url + "/identity/oauth/token", params=params, verify=str(sim.ca_bundle), timeout=10)
+    assert response.status_code == 200 and response.json()["access_token"].endswith(":sim")
