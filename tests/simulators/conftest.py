@@ -104,3 +104,115 @@ def mkto_with_owner(mkto: MarketoHttp) -> MarketoHttp:
 
 
 # --- end of the Marketo block -------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# Salesforce simulator fixtures (owner: Salesforce simulator/client). Hand-built HTTP calls
+# only: these tests pin the simulator to Salesforce's documented behaviour, independent of
+# clients/salesforce.py.
+# ---------------------------------------------------------------------------------------
+from simulators.salesforce import SalesforceSimulator  # noqa: E402
+
+SF_VERSION = "62.0"
+
+
+class SalesforceHttp:
+    """Requests to a Salesforce simulator built by hand, trusting its CA per request."""
+
+    def __init__(self, sim: SalesforceSimulator) -> None:
+        self.sim = sim
+        self.session = requests.Session()
+        self.verify = str(sim.ca_bundle)  # per request: an environment REQUESTS_CA_BUNDLE would win over session.verify
+        self._token: str | None = None
+
+    def token_response(self, auth: tuple[str, str] | None = ("msi-sync-demo", "demo-secret"),
+                       **form: str) -> requests.Response:
+        data = {"grant_type": "client_credentials", **form}
+        return self.session.post(self.sim.url + "/services/oauth2/token", data=data, auth=auth,
+                                 verify=self.verify, timeout=10)
+
+    def token(self) -> str:
+        if self._token is None:
+            self._token = self.token_response().json()["access_token"]
+        return self._token
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                **kwargs: Any) -> requests.Response:
+        url = path if path.startswith("https://") else self.sim.url + path
+        all_headers = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, url, headers=all_headers, verify=self.verify, **kwargs)
+
+    def data(self, method: str, rest: str, **kwargs: Any) -> requests.Response:
+        return self.request(method, f"/services/data/v{SF_VERSION}/{rest.lstrip('/')}", **kwargs)
+
+    def query(self, soql: str, *, all_rows: bool = False, **kwargs: Any) -> requests.Response:
+        return self.data("GET", "queryAll" if all_rows else "query", params={"q": soql}, **kwargs)
+
+    def records(self, soql: str, *, all_rows: bool = False) -> list[dict[str, Any]]:
+        """Every record of a query, following nextRecordsUrl."""
+        response = self.query(soql, all_rows=all_rows)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        records = list(body["records"])
+        while not body["done"]:
+            response = self.request("GET", body["nextRecordsUrl"])
+            assert response.status_code == 200, response.text
+            body = response.json()
+            records.extend(body["records"])
+        return records
+
+    def update(self, records: list[dict[str, Any]], *, all_or_none: bool = False,
+               auto_assign: str | None = "FALSE") -> requests.Response:
+        headers = {"Sforce-Auto-Assign": auto_assign} if auto_assign is not None else {}
+        return self.data("PATCH", "composite/sobjects", json={"allOrNone": all_or_none, "records": records},
+                         headers=headers)
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, self.sim.url + "/_sim/" + path, verify=self.verify, timeout=60,
+                                        **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def _shared_salesforce_sim() -> Iterator[SalesforceSimulator]:
+    sim = SalesforceSimulator(seed=11, size=1500).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def salesforce_sim(_shared_salesforce_sim: SalesforceSimulator) -> SalesforceSimulator:
+    """The shared simulator (seed 11, 1,500 records), back at its generated start for each test."""
+    _shared_salesforce_sim.reset()
+    return _shared_salesforce_sim
+
+
+@pytest.fixture
+def salesforce_sim_factory() -> Iterator[Callable[..., SalesforceSimulator]]:
+    """Start simulators with any constructor arguments; all are stopped after the test."""
+    started: list[SalesforceSimulator] = []
+
+    def start(**kwargs: Any) -> SalesforceSimulator:
+        sim = SalesforceSimulator(**kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def sf(salesforce_sim: SalesforceSimulator) -> SalesforceHttp:
+    return SalesforceHttp(salesforce_sim)
+
+
+@pytest.fixture
+def sf_for() -> Callable[[SalesforceSimulator], SalesforceHttp]:
+    """Hand-built HTTP access to any Salesforce simulator the test started itself."""
+    return SalesforceHttp
+
+
+# --- end of the Salesforce block -----------------------------------------------------------
