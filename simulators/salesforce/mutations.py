@@ -61,11 +61,14 @@ class _Mutator:
         self.rng = random.Random(seed)
         # Id lists taken once: picking at random from a million-row dict must not copy it each time.
         self.ids = {name: list(table.rows) for name, table in org.tables.items()}
+        # The recycle bin is small: keep its ids apart so undelete finds them without luck.
+        self.binned = {name: [i for i, row in table.rows.items() if table.get(row, "IsDeleted")]
+                       for name, table in org.tables.items() if "IsDeleted" in table.pos}
 
     def pick(self, sobject: str, *, deleted: bool = False, where: dict[str, Any] | None = None) -> str | None:
         """A random record of `sobject` (live, or deleted) whose fields match `where`, or None."""
         table = self.org.tables[sobject]
-        ids = self.ids[sobject]
+        ids = self.binned[sobject] if deleted else self.ids[sobject]
         for _ in range(30 if ids else 0):
             record_id = ids[int(self.rng.random() * len(ids))]
             row = table.rows.get(record_id)
@@ -195,7 +198,12 @@ class _Mutator:
         record_id = self.pick(sobject)
         if record_id is None:
             return None
-        return {"op": "delete", "sobject": sobject, "ids": self.org.delete(record_id)}
+        deleted = self.org.delete(record_id)
+        for gone in deleted:
+            found = self.org.locate(gone)
+            if found is not None:
+                self.binned[found[0].sobject.name].append(gone)
+        return {"op": "delete", "sobject": sobject, "ids": deleted}
 
     def undelete(self) -> dict[str, Any] | None:
         sobject = self.rng.choice(("Lead", "Contact", "Opportunity"))
