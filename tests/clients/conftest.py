@@ -79,3 +79,73 @@ def own_marketo_sim() -> Iterator[Callable[..., MarketoSimulator]]:
 
 
 # --- end of the Marketo block -------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# Salesforce client fixtures (owner: Salesforce simulator/client). The real client against
+# the simulator over real sockets; trust comes from REQUESTS_CA_BUNDLE as in production.
+# ---------------------------------------------------------------------------------------
+from clients.salesforce import SalesforceClient  # noqa: E402
+from simulators.salesforce import SalesforceSimulator  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def _shared_salesforce_client_sim() -> Iterator[SalesforceSimulator]:
+    sim = SalesforceSimulator(seed=13, size=8000, bad_input=True).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def salesforce_sim(_shared_salesforce_client_sim: SalesforceSimulator,
+                   monkeypatch: pytest.MonkeyPatch) -> SalesforceSimulator:
+    """A shared simulator (seed 13, 8,000 records with bad input), reset for every test, and trusted."""
+    _shared_salesforce_client_sim.reset()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(_shared_salesforce_client_sim.ca_bundle))
+    return _shared_salesforce_client_sim
+
+
+@pytest.fixture
+def salesforce_limiter() -> LocalLimiter:
+    return LocalLimiter(LimiterConfig())
+
+
+@pytest.fixture
+def make_salesforce_client(
+    salesforce_sim: SalesforceSimulator, salesforce_limiter: LocalLimiter, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., SalesforceClient]:
+    """A real SalesforceClient for a simulator (the shared one unless `sim=` is given)."""
+
+    def make(sim: SalesforceSimulator | None = None, **overrides: Any) -> SalesforceClient:
+        target = sim or salesforce_sim
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(target.ca_bundle))
+        options: dict[str, Any] = {
+            "login_url": target.url,
+            "client_id": "msi-sync-demo",
+            "client_secret": "demo-secret",
+            "api_version": "62.0",
+            "limiter": salesforce_limiter,
+            "timeout": 10.0,
+        }
+        options.update(overrides)
+        return SalesforceClient(**options)
+
+    return make
+
+
+@pytest.fixture
+def salesforce_sim_factory() -> Iterator[Callable[..., SalesforceSimulator]]:
+    """Start simulators with any constructor arguments; all are stopped after the test."""
+    started: list[SalesforceSimulator] = []
+
+    def start(**kwargs: Any) -> SalesforceSimulator:
+        sim = SalesforceSimulator(**kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+# --- end of the Salesforce block -----------------------------------------------------------

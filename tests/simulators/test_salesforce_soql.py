@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from simple_salesforce import format_soql
 
 from simulators.salesforce import soql
 from simulators.salesforce.generator import generate
@@ -85,7 +86,8 @@ def test_malformed_statements_are_refused(text: str) -> None:
 def test_error_message_points_at_the_column_like_salesforce() -> None:
     with pytest.raises(SoqlError) as refused:
         soql.parse("SELECT Id FRM Lead")
-    assert refused.value.message == "\nSELECT Id FRM Lead\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FRM'"
+    assert refused.value.message == (
+        "\nSELECT Id FRM Lead\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FRM'")
 
 
 @pytest.mark.parametrize(
@@ -127,14 +129,13 @@ def ids(org: Org, text: str, *, include_deleted: bool = False) -> list[str]:
 def test_names_and_string_values_compare_case_insensitively(org: Org) -> None:
     lead = org.get(ids(org, "SELECT Id FROM Lead LIMIT 1")[0])
     assert lead is not None
-    shouted = str(lead["Email"]).upper().replace("'", "\\'")
-    assert ids(org, f"select ID from LEAD where EMAIL = '{shouted}'") == [lead["Id"]]
+    assert ids(org, format_soql("select ID from LEAD where EMAIL = {}", str(lead["Email"]).upper())) == [lead["Id"]]
 
 
 def test_fifteen_character_ids_match_eighteen(org: Org) -> None:
     lead_id = ids(org, "SELECT Id FROM Lead LIMIT 1")[0]
-    assert ids(org, f"SELECT Id FROM Lead WHERE Id = '{lead_id[:15]}'") == [lead_id]
-    assert ids(org, f"SELECT Id FROM Lead WHERE Id IN ('{lead_id}', '00Q000000000001')") == [lead_id]
+    assert ids(org, format_soql("SELECT Id FROM Lead WHERE Id = {}", lead_id[:15])) == [lead_id]
+    assert ids(org, format_soql("SELECT Id FROM Lead WHERE Id IN {}", [lead_id, "00Q000000000001"])) == [lead_id]
 
 
 def test_query_hides_the_recycle_bin_and_query_all_shows_it(org: Org) -> None:

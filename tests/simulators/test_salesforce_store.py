@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from simple_salesforce import format_soql
 
 from clients import sfids
 from simulators.salesforce import schema
@@ -136,11 +138,11 @@ def test_mutate_is_deterministic_and_does_every_kind_of_change() -> None:
 
 def test_mutated_records_show_up_after_a_watermark(sf: SalesforceHttp) -> None:
     newest = sf.records("SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp DESC LIMIT 1")[0]
-    watermark = newest["SystemModstamp"].replace(".000+0000", "Z").replace("+0000", "Z")
-    stamp = watermark[:19] + "Z"
+    stamp = datetime.fromisoformat(newest["SystemModstamp"]).replace(microsecond=0)
     changes = sf.control("POST", "mutate", json={"seed": 1, "n": 40})["changes"]
     touched_contacts = {c["id"] for c in changes if c.get("sobject") == "Contact" and c["op"] == "update"}
-    changed = {r["Id"] for r in sf.records(f"SELECT Id FROM Contact WHERE SystemModstamp > {stamp}", all_rows=True)}
+    soql = format_soql("SELECT Id FROM Contact WHERE SystemModstamp > {}", stamp)
+    changed = {r["Id"] for r in sf.records(soql, all_rows=True)}
     assert touched_contacts <= changed
 
 
@@ -157,6 +159,6 @@ def test_explicit_operations_through_the_control_api(sf: SalesforceHttp) -> None
         {"op": "nonsense"},
     ]})["results"]
     assert [r["ok"] for r in results] == [True, True, False, False]
-    assert sf.records(f"SELECT IsConverted, Title FROM Lead WHERE Id = '{created['id']}'")[0] == {
+    assert sf.records(format_soql("SELECT IsConverted, Title FROM Lead WHERE Id = {}", created["id"]))[0] == {
         "attributes": {"type": "Lead", "url": f"/services/data/v62.0/sobjects/Lead/{created['id']}"},
         "IsConverted": True, "Title": "CTO"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from simple_salesforce import format_soql
 
 from simulators.common.faults import Burst, FaultPlan
 
@@ -17,8 +18,8 @@ def lead(record_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def open_leads(sf: SalesforceHttp, n: int) -> list[dict[str, Any]]:
-    return sf.records(f"SELECT Id, OwnerId, SystemModstamp, LastModifiedDate, LastModifiedById FROM Lead "
-                      f"WHERE IsConverted = false ORDER BY Id LIMIT {n}")
+    return sf.records(format_soql("SELECT Id, OwnerId, SystemModstamp, LastModifiedDate, LastModifiedById FROM Lead "
+                                  "WHERE IsConverted = false ORDER BY Id LIMIT {}", n))
 
 
 def test_results_come_back_per_record_in_input_order(sf: SalesforceHttp) -> None:
@@ -79,10 +80,11 @@ def test_all_or_none_rolls_back_the_innocent(sf: SalesforceHttp) -> None:
 def test_a_write_bumps_modstamps_and_names_the_token_user(sf: SalesforceHttp) -> None:
     target = open_leads(sf, 1)[0]
     assert sf.update([lead(target["Id"], mkto_si__Priority__c=99)]).json()[0]["success"]
-    after = sf.records(f"SELECT Id, SystemModstamp, LastModifiedDate, LastModifiedById, mkto_si__Priority__c "
-                       f"FROM Lead WHERE Id = '{target['Id']}'")[0]
+    after = sf.records(format_soql("SELECT Id, SystemModstamp, LastModifiedDate, LastModifiedById, "
+                                   "mkto_si__Priority__c FROM Lead WHERE Id = {}", target["Id"]))[0]
     assert after["mkto_si__Priority__c"] == 99.0
-    assert after["SystemModstamp"] > target["SystemModstamp"] and after["LastModifiedDate"] > target["LastModifiedDate"]
+    assert after["SystemModstamp"] > target["SystemModstamp"]
+    assert after["LastModifiedDate"] > target["LastModifiedDate"]
     assert after["LastModifiedById"] == sf.sim.org.integration_user_id != target["LastModifiedById"]
 
 
