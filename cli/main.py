@@ -20,9 +20,13 @@ def simulate() -> None:
 
 
 def _register() -> None:
+    from cli.demo import demo_command
+    from cli.sync import sync_command
     from simulators.marketo.cli import command as marketo_command
     from simulators.salesforce.cli import command as salesforce_command
 
+    cli.add_command(demo_command)
+    cli.add_command(sync_command)
     simulate.add_command(salesforce_command, "salesforce")
     simulate.add_command(marketo_command, "marketo")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -133,10 +133,12 @@ def _remember(
 class _Links:
     """Checks that the sales person and company a record points at are in Marketo."""
 
-    def __init__(self, session: Session, rows: list[StagedRecord]) -> None:
+    def __init__(self, session: Session, rows: list[StagedRecord], *, company_is_a_link: bool = True) -> None:
         owners = [str(r.payload.get("externalSalesPersonId") or "") for r in rows]
-        companies = [str(r.payload.get("externalCompanyId") or "") for r in rows]
         self.owners = load_id_map(session, o.SALESPERSONS, owners)
+        # On a company, externalCompanyId is its own key, not a link to check.
+        self.check_company = company_is_a_link
+        companies = [str(r.payload.get("externalCompanyId") or "") for r in rows] if company_is_a_link else []
         self.companies = load_id_map(session, o.COMPANIES, companies)
 
     def resolve(self, payload: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -149,7 +151,7 @@ class _Links:
                 record["externalSalesPersonId"] = None  # automated users own nothing in MSI
             elif not _live(known):
                 return record, f"its owner {owner} is not a Sales Person in Marketo (yet); see that user's failure"
-        company = record.get("externalCompanyId")
+        company = record.get("externalCompanyId") if self.check_company else None
         if company and not _live(self.companies.get(company)):
             return record, f"its account {company} is not a Company in Marketo (yet); see that account's failure"
         return record, None
@@ -165,7 +167,9 @@ class UpsertWriter:
 
     def prepare(self, session: Session, claimed: Claim, rows: list[StagedRecord], outcome: Outcome) -> Plan | None:
         items: list[Item] = []
-        links = _Links(session, rows) if self.check_links else None
+        links = (
+            _Links(session, rows, company_is_a_link=self.step.object_type != o.COMPANIES) if self.check_links else None
+        )
         for row in rows:
             record, problem = links.resolve(row.payload) if links else (dict(row.payload), None)
             if problem:
@@ -181,7 +185,7 @@ class UpsertWriter:
         )
         self._collect(plan, results, outcome)
 
-    def _collect(self, plan: Plan, results: list[RecordResult], outcome: Outcome) -> None:
+    def _collect(self, plan: Plan, results: Sequence[RecordResult], outcome: Outcome) -> None:
         accepted: list[tuple[Item, str | None]] = []
         for result in results:
             item = plan.items[result.index]

@@ -54,6 +54,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def create_app(settings: Settings) -> Celery:
     app = Celery("msi_sync", include=TASK_MODULES)
     app.conf.update(celery_config(settings))
+    # The default app for every thread, not only this one: the embedded worker runs tasks on
+    # pool threads, which would otherwise resolve tasks against Celery's empty default app.
+    app.set_default()
     return app
 
 

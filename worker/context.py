@@ -48,7 +48,7 @@ def salesforce(purpose: str = SYNC) -> SalesforceClient:
     key = f"salesforce:{purpose}"
     if key not in cache:
         cache[key] = SalesforceClient.from_settings(settings(), limiter(), purpose=purpose)
-    return cache[key]  # type: ignore[no-any-return]
+    return cache[key]  # type: ignore[return-value]
 
 
 def marketo(purpose: str = SYNC) -> MarketoClient:
@@ -58,7 +58,7 @@ def marketo(purpose: str = SYNC) -> MarketoClient:
     key = f"marketo:{purpose}"
     if key not in cache:
         cache[key] = MarketoClient.from_settings(settings(), limiter(), token_cache_for(settings()), purpose=purpose)
-    return cache[key]  # type: ignore[no-any-return]
+    return cache[key]  # type: ignore[return-value]
 
 
 def _thread_cache() -> dict[str, object]:
