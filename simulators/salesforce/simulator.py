@@ -81,13 +81,6 @@ class SalesforceSimulator:
         self.tokens.base_url = self._server.url
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (the `msi-sync simulate salesforce` command)."""
-        if self._server is None:
-            self.bind()
-        assert self._server is not None
-        self._server.serve_forever()
-
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
