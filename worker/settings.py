@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # Owners that are queues (00G...) have no Sales Person; optionally give them one.
     QUEUE_OWNER_SALES_PERSON_ID: str | None = None
     FIELD_MAPPING_FILE: Path | None = None
-    CHUNK_LEASE_SECONDS: int = Field(default=300, ge=30)
+    CHUNK_LEASE_SECONDS: int = Field(default=300, ge=5)
     SWEEPER_INTERVAL_SECONDS: int = Field(default=60, ge=5)
 
     # --- write-back ---------------------------------------------------------------------

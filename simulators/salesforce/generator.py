@@ -382,8 +382,14 @@ class _Builder:
             self.roles.append(row[0])
 
     def build_recycle_bin(self) -> None:
-        """A few deleted records and a few merge losers (IsDeleted, MasterRecordId = winner)."""
+        """A few deleted records and a few merge losers (IsDeleted, MasterRecordId = winner).
+
+        As in Salesforce, a merge moves the loser's children to the winner (contacts and
+        opportunities of an account, roles of a contact), and deleting an opportunity deletes
+        its roles. A deleted contact's roles stay: Salesforce lets roles point at them.
+        """
         rng = self.rng
+        children = _ChildIndex(self.org)
         for name, ids in (("Lead", self.leads), ("Contact", self.contacts), ("Account", self.accounts)):
             table = self.org.tables[name]
             candidates = [i for i in ids if not (name == "Lead" and table.get(table.rows[i], "IsConverted"))]
@@ -393,10 +399,45 @@ class _Builder:
                 if winner != loser and not table.get(table.rows[winner], "IsDeleted"):
                     table.set(table.rows[loser], "MasterRecordId", winner)
                     table.set(table.rows[loser], "IsDeleted", True)
+                    children.move(name, loser, winner)
         for name, ids in (("Lead", self.leads), ("Contact", self.contacts), ("Opportunity", self.opportunities)):
             table = self.org.tables[name]
             for record_id in rng.sample(ids, len(ids) // 200):
                 table.set(table.rows[record_id], "IsDeleted", True)
+                if name == "Opportunity":
+                    children.delete_roles_of(record_id)
+
+
+class _ChildIndex:
+    """Parent id -> child rows for the links a merge or a delete touches, built once (O(n))."""
+
+    LINKS = {"Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
+             "Contact": (("OpportunityContactRole", "ContactId"),),
+             "Opportunity": (("OpportunityContactRole", "OpportunityId"),)}
+
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.index: dict[tuple[str, str, str], list[list[Any]]] = {}
+        for links in self.LINKS.values():
+            for child_name, link in links:
+                table = org.tables[child_name]
+                at = table.pos[link]
+                for row in table.rows.values():
+                    if row[at]:
+                        self.index.setdefault((child_name, link, row[at]), []).append(row)
+
+    def move(self, parent: str, old: str, new: str) -> None:
+        for child_name, link in self.LINKS.get(parent, ()):
+            table = self.org.tables[child_name]
+            rows = self.index.pop((child_name, link, old), [])
+            for row in rows:
+                table.set(row, link, new)
+            self.index.setdefault((child_name, link, new), []).extend(rows)
+
+    def delete_roles_of(self, opportunity: str) -> None:
+        table = self.org.tables["OpportunityContactRole"]
+        for row in self.index.get(("OpportunityContactRole", "OpportunityId", opportunity), []):
+            table.set(row, "IsDeleted", True)
 
 
 class _BadInput:
