@@ -41,7 +41,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+    # none_as_null: a Python None is SQL NULL, not the JSON text "null", so IS NULL finds it.
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(none_as_null=True),
+        list[str]: JSON(none_as_null=True),
+    }
 
 
 def utcnow() -> datetime:

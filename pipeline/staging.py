@@ -260,6 +260,8 @@ def restage_open_failures(session: Session, run_id: int, sobject: str) -> int:
     }
     rows = []
     for failure in failures:
+        if not failure.payload:
+            continue
         lookup = failure.lookup or o.BY_EXTERNAL_ID
         if failure.step == "leads:upsert":
             lookup = o.BY_MARKETO_ID if failure.sf_id in relinks else o.BY_EXTERNAL_ID

@@ -83,6 +83,11 @@ def upsert_chunk(self: Task, run_id: int, step: str, chunk_id: int, standalone: 
     except RequestRejected as rejected:
         code, message = rejected_message(rejected)
         result = fail_chunk(url, claimed, code, message)
+    except Exception as bug:
+        # A defect must not leave the chunk held and its run waiting: its records go to the
+        # failures table (retried next cycle) and the traceback to the log.
+        log.exception("chunk %s failed unexpectedly", chunk_id)
+        result = fail_chunk(url, claimed, "INTERNAL_ERROR", f"{type(bug).__name__}: {bug}"[:500])
     if standalone:
         from tasks.cycle import _advance_and_dispatch
 
