@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     NOTIFY_WEBHOOK_URL: SecretStr | None = None
     NOTIFY_PERIOD_SECONDS: int = Field(default=3600, ge=0)
 
+    # --- operator tools: notifications and checks (issue 5, ops/) -------------------------
+    # Open failed records (errors, not warnings) at which a person is told they are piling up.
+    NOTIFY_FAILURES_THRESHOLD: int = Field(default=100, ge=1)
+    # Each email or webhook attempt gives up after this long; a notification never holds a task up for long.
+    NOTIFY_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # --- end of the operator tools block ----------------------------------------------------
+
     # --- operations ---------------------------------------------------------------------
     FLOWER_BASIC_AUTH: SecretStr | None = None
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
