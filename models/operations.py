@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -15,6 +15,16 @@ class Connection(Base):
     """The Salesforce org the service is connected to; exactly one row has active=True."""
 
     __tablename__ = "connections"
+    __table_args__ = (
+        # One org at a time, enforced by the database: two first cycles racing cannot both record one.
+        Index(
+            "uq_connections_one_active",
+            "active",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(String(18))
@@ -25,6 +35,9 @@ class Connection(Base):
     active: Mapped[bool] = mapped_column(default=True)
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     replaced_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When `msi-sync connect` last verified credentials and Organization.IsSandbox; None when the
+    # first cycle recorded the org on its own (environment taken from the settings, unverified).
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class NotificationSent(Base):

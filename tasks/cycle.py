@@ -31,6 +31,11 @@ def start_cycle(
     from models.db import migrate
 
     migrate(settings.DATABASE_URL)
+    from ops.connection import guard_cycle
+    from ops.failures import check_backlog
+
+    guard_cycle(settings)  # raises GuardError (notified) unless the credentials reach the connected org
+    check_backlog(settings)  # notifies when failed records pile up past NOTIFY_FAILURES_THRESHOLD
     wanted = list(objects or o.OBJECT_TYPES)
     try:
         with session_scope(settings.DATABASE_URL) as session:
