@@ -20,13 +20,21 @@ def simulate() -> None:
 
 
 def _register() -> None:
+    from cli.connect import connect_command
     from cli.demo import demo_command
+    from cli.doctor import doctor_command
+    from cli.failures import failures_group
+    from cli.status import status_command
     from cli.sync import sync_command
     from simulators.marketo.cli import command as marketo_command
     from simulators.salesforce.cli import command as salesforce_command
 
     cli.add_command(demo_command)
     cli.add_command(sync_command)
+    cli.add_command(connect_command)
+    cli.add_command(status_command)
+    cli.add_command(failures_group)
+    cli.add_command(doctor_command)
     simulate.add_command(salesforce_command, "salesforce")
     simulate.add_command(marketo_command, "marketo")
 

@@ -228,6 +228,20 @@ def connect(
     return ConnectOutcome(plan, applied=True, cleared=cleared, marketo_used_today=used_today)
 
 
+def fresh_clients(settings: Settings) -> tuple[SalesforceCheck, MarketoCheck]:
+    """Clients that really ask for tokens: a cached Marketo token would hide a secret that no longer works."""
+    from clients.marketo import MarketoClient
+    from clients.salesforce import SalesforceClient
+    from clients.shared import limiter_for
+    from clients.token_cache import LocalTokenCache
+
+    limiter = limiter_for(settings)
+    return (
+        SalesforceClient.from_settings(settings, limiter),
+        MarketoClient.from_settings(settings, limiter, LocalTokenCache()),
+    )
+
+
 # --- the guard every cycle passes ----------------------------------------------------------------------
 def guard_cycle(settings: Settings, identity_of: Callable[[], Identity] | None = None) -> None:
     """Refuse (GuardError, notified) unless the credentials reach the recorded org in the recorded environment.
