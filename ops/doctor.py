@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -283,6 +281,8 @@ def _writeback_fields(report: Report, salesforce: SalesforceDoctorPort) -> None:
         try:
             for finding in own_check(salesforce):
                 report.add(finding)
+        except ConfigurationError as error:
+            report.add(Finding("salesforce write-back fields", PROBLEM, str(error), f"fix the setting {error.setting}"))
         except ApiError as error:
             report.add(Finding("salesforce write-back fields", PROBLEM, str(error), _FLS_FIX))
         return
@@ -317,34 +317,34 @@ def writeback_field_finding(
 
 
 def _writeback_check() -> Callable[[SalesforceDoctorPort], list[Finding]] | None:
-    """The write-back's own field check, when its module offers one (`check_target_fields`)."""
-    import pipeline
-
-    for module in pkgutil.iter_modules(pipeline.__path__):
-        if not module.name.startswith("writeback"):
-            continue
-        found = getattr(importlib.import_module(f"pipeline.{module.name}"), "check_target_fields", None)
-        if callable(found):
-            return _adapt(found)
-    return None
+    """The write-back's own field check (it knows the configured mapping), when the write-back is installed."""
+    try:
+        from pipeline.writeback import check_target_fields
+    except ImportError:  # a build without the write-back: check MSI's default fields instead
+        return None
+    return _adapt(check_target_fields)
 
 
 def _adapt(check: Callable[..., Any]) -> Callable[[SalesforceDoctorPort], list[Finding]]:
-    """Turn the write-back check's problems (strings, or objects with a message and a fix) into findings."""
+    """Turn the write-back check's problems (objects with sobject, message and fix, or plain strings) into findings."""
 
     def run(salesforce: SalesforceDoctorPort) -> list[Finding]:
         problems = list(check(salesforce) or [])
-        if not problems:
-            return [Finding("salesforce write-back fields", OK, "checked by the write-back's own field check")]
-        return [
+        findings = [
             Finding(
-                "salesforce write-back fields",
+                f"salesforce write-back fields ({getattr(p, 'sobject', '') or 'Lead/Contact'})",
                 PROBLEM,
                 str(getattr(p, "message", p)),
                 str(getattr(p, "fix", "") or _FLS_FIX),
             )
             for p in problems
         ]
+        for sobject in (o.LEAD, o.CONTACT):
+            if not any(f.check.endswith(f"({sobject})") for f in findings):
+                findings.append(
+                    Finding(f"salesforce write-back fields ({sobject})", OK, "every mapped target field is writable")
+                )
+        return findings
 
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -136,8 +137,17 @@ def test_missing_msi_fields_are_found_in_the_real_describe_answers(
 def test_the_write_backs_own_field_check_is_used_when_it_offers_one() -> None:
     from ops.doctor import _adapt
 
-    def check_target_fields(salesforce: object) -> list[str]:
-        return ["Lead.Score__c is missing"]
+    @dataclass
+    class Problem:
+        sobject: str
+        message: str
+        fix: str
 
-    assert [f.status for f in _adapt(check_target_fields)(None)] == [PROBLEM]  # type: ignore[arg-type]
-    assert [f.status for f in _adapt(lambda salesforce: [])(None)] == ["ok"]  # type: ignore[arg-type]
+    def check_target_fields(salesforce: object) -> list[Problem]:
+        return [Problem("Lead", "Lead has no field Score__c", "create it")]
+
+    found = _adapt(check_target_fields)(None)  # type: ignore[arg-type]
+    assert [(f.check, f.status, f.detail, f.fix) for f in found] == [
+        ("salesforce write-back fields (Lead)", PROBLEM, "Lead has no field Score__c", "create it"),
+        ("salesforce write-back fields (Contact)", "ok", "every mapped target field is writable", ""),
+    ]
