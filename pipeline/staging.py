@@ -125,11 +125,12 @@ class PageStager:
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            # A page read again after a crash stages nothing twice.
-            statement = insert_for(self.session, StagedRecord).on_conflict_do_nothing(
+            # A page read again after a crash stages nothing twice. Core, not ORM: a page is
+            # thousands of rows and the ORM's bookkeeping would cost more than the insert.
+            statement = insert_for(self.session, StagedRecord.__table__).on_conflict_do_nothing(
                 index_elements=["run_id", "step", "sf_id"]
             )
-            self.session.execute(statement, rows)
+            self.session.connection().execute(statement, rows)
 
     def _decide(
         self,
@@ -144,7 +145,7 @@ class PageStager:
         mine = known.get(sf_id)
         if record.get("IsDeleted"):
             moot.append(sf_id)
-            return self._deleted(object_type, record, known)
+            return self._deleted(sobject, object_type, record, known)
         if sobject == o.USER and record.get("UserType") != "Standard":
             self._exclude_user(record, mine)
             return None
@@ -185,9 +186,18 @@ class PageStager:
         elif not (mine.key or {}).get("excluded"):
             mine.key = {"excluded": str(record.get("UserType"))}
 
-    def _deleted(self, object_type: str, record: dict[str, Any], known: dict[str, IdMap]) -> _Stage | None:
+    def _deleted(
+        self, sobject: str, object_type: str, record: dict[str, Any], known: dict[str, IdMap]
+    ) -> _Stage | None:
         sf_id = record["Id"]
         mine = known.get(sf_id)
+        if mine is None and object_type == o.LEADS:
+            # Remember people deleted before they were ever sent: a role pointing at one is
+            # then refused from the id map, without asking Marketo for a lead that is not there.
+            gone = IdMap(object_type=o.LEADS, sf_id=sf_id, sobject=sobject, deleted_at=utcnow(), run_id=self.run_id)
+            self.session.add(gone)
+            known[sf_id] = gone
+            return None
         if not _is_live(mine):
             return None
         assert mine is not None

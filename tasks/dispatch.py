@@ -52,11 +52,12 @@ def dispatch_standalone(run_id: int, step: str, chunk_id: int) -> None:
     chunk_signature(run_id, step, chunk_id, standalone=True).apply_async()
 
 
-def dispatch_extract(run_id: int, object_type: str) -> None:
+def dispatch_extract(run_id: int, object_type: str, sobjects: list[str] | None = None) -> None:
     from tasks.cycle import extract
 
+    what = "+".join(sobjects) if sobjects else object_type
     extract.signature(
-        kwargs={"run_id": run_id, "object_type": object_type},
+        kwargs={"run_id": run_id, "object_type": object_type, "sobjects": sobjects},
         immutable=True,
-        shadow=f"extract {object_type} run {run_id}",
+        shadow=f"extract {what} run {run_id}",
     ).apply_async()

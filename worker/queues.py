@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kombu import Queue  # type: ignore[attr-defined]
 
-SYNC = "sync"  # cycle control: start, extract from Salesforce, step callbacks, sweeper
-MARKETO = "marketo"  # chunk writes to Marketo, paced by the shared limiter
+SYNC = "sync"  # cycle control: start, extract from Salesforce, sweeper
+MARKETO = "marketo"  # chunk writes to Marketo (paced by the shared limiter) and their wave callbacks
 WRITEBACK = "writeback"  # score write-back, served by its own worker so it never starves the sync
 
 QUEUES = (Queue(SYNC), Queue(MARKETO), Queue(WRITEBACK))  # type: ignore[no-untyped-call]
@@ -13,11 +13,14 @@ QUEUES = (Queue(SYNC), Queue(MARKETO), Queue(WRITEBACK))  # type: ignore[no-unty
 ROUTES: dict[str, dict[str, str]] = {
     "msi.start_cycle": {"queue": SYNC},
     "msi.extract": {"queue": SYNC},
-    "msi.chunks_done": {"queue": SYNC},
+    # The callback that opens the next stage runs where the stage ends, not behind long
+    # extract tasks on the sync queue: the next stage starts the moment this one is done.
+    "msi.chunks_done": {"queue": MARKETO},
     "msi.sweep": {"queue": SYNC},
     "msi.upsert_chunk": {"queue": MARKETO},
     "msi.start_writeback": {"queue": WRITEBACK},
+    "msi.writeback_scan": {"queue": WRITEBACK},
     "msi.writeback_read": {"queue": WRITEBACK},
     "msi.writeback_write": {"queue": WRITEBACK},
-    "msi.writeback_done": {"queue": WRITEBACK},
+    "msi.writeback_sweep": {"queue": WRITEBACK},
 }
