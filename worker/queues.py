@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 SYNC = "sync"  # cycle control: start, extract from Salesforce, sweeper
 MARKETO = "marketo"  # chunk writes to Marketo (paced by the shared limiter) and their wave callbacks
 WRITEBACK = "writeback"  # score write-back, served by its own worker so it never starves the sync
 
-QUEUES = (Queue(SYNC), Queue(MARKETO), Queue(WRITEBACK))  # type: ignore[no-untyped-call]
+# Each queue on its own direct exchange and routing key. Left to defaults, Celery binds every
+# declared queue to the default exchange with the default key, and each message would be
+# copied into all of them.
+QUEUES = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+    for name in (SYNC, MARKETO, WRITEBACK)
+)
 
 ROUTES: dict[str, dict[str, str]] = {
     "msi.start_cycle": {"queue": SYNC},
