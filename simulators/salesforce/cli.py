@@ -16,6 +16,8 @@ from simulators.salesforce.simulator import SalesforceSimulator
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=0, type=int, help="0 picks a free port.")
+@click.option("--public-host", default=None,
+              help="Name other machines reach it by (e.g. a compose service): in the certificate and the URLs.")
 @click.option("--seed", default=0, type=int, show_default=True)
 @click.option("--size", default=200, type=int, show_default=True,
               help="Business records (accounts, contacts, leads, opportunities, contact roles).")
@@ -36,6 +38,7 @@ from simulators.salesforce.simulator import SalesforceSimulator
 def command(
     host: str,
     port: int,
+    public_host: str | None,
     seed: int,
     size: int,
     tls_dir: Path | None,
@@ -61,6 +64,7 @@ def command(
         token_lifetime=token_lifetime, tls_dir=tls_dir, latency_per_call=latency_per_call,
         latency_per_record=latency_per_record, sandbox=sandbox, bad_input=bad_input, host=host, port=port,
         faults=faults, jwt_public_key_pem=jwt_public_key.read_bytes() if jwt_public_key else None,
+        public_host=public_host,
     ).start()
     click.echo(f"Salesforce simulator at {sim.url} ({size:,} records, built in {time.monotonic() - started:.1f}s)")
     click.echo(f"CA bundle: {sim.ca_bundle}")

@@ -46,12 +46,15 @@ class SalesforceSimulator:
         faults: FaultPlan | None = None,
         jwt_public_key_pem: str | bytes | None = None,
         cursor_lifetime: float = 2 * 86_400.0,
+        public_host: str | None = None,
     ) -> None:
         self.seed, self.size, self.bad_input = seed, size, bad_input
         self.client_id, self.client_secret = client_id, client_secret
         self._org_args: dict[str, Any] = {"sandbox": sandbox, "org_id": org_id}
         self._tls_dir = Path(tls_dir) if tls_dir else None
         self._host, self._port = host, port
+        # The name other machines reach it by (a compose service): in the certificate and the URLs.
+        self._public_host = public_host
         self._tls: TlsMaterial | None = None
         self._server: SimServer | None = None
         self.org: Org = generate(seed, size, bad_input, **self._org_args)
@@ -76,9 +79,10 @@ class SalesforceSimulator:
 
     def bind(self) -> SalesforceSimulator:
         """Create the TLS material and bind the port without serving yet (the CLI prints the URL first)."""
-        self._tls = make_tls(self._tls_dir)
+        hosts = ("localhost", "127.0.0.1", *([self._public_host] if self._public_host else []))
+        self._tls = make_tls(self._tls_dir, hosts=hosts)
         self._server = SimServer(self.app, host=self._host, port=self._port, tls=self._tls)
-        self.tokens.base_url = self._server.url
+        self.tokens.base_url = self.url
         return self
 
     def stop(self) -> None:
@@ -106,6 +110,8 @@ class SalesforceSimulator:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the simulator is not started")
+        if self._public_host:
+            return f"https://{self._public_host}:{self._server.port}"
         return self._server.url
 
     @property
