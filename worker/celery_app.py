@@ -52,7 +52,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings) -> Celery:
-    app = Celery("msi_sync", include=TASK_MODULES)
+    # ReadableSentEvents: Flower shows a queued task by its shadow name too (worker/task_events.py).
+    app = Celery("msi_sync", include=TASK_MODULES, amqp="worker.task_events:ReadableSentEvents")
     app.conf.update(celery_config(settings))
     # The default app for every thread, not only this one: the embedded worker runs tasks on
     # pool threads, which would otherwise resolve tasks against Celery's empty default app.
