@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import redis
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -41,18 +42,23 @@ def gather(run_count: int, live: bool) -> dict[str, Any]:
     with session_scope(settings.DATABASE_URL) as session:
         report = status_report(session, runs=run_count)
     limiter = limiter_for(settings)
-    found, notes = budgets(
-        limiter,
-        salesforce=context.salesforce() if live else None,
-        marketo=context.marketo() if live else None,
-    )
+    try:
+        found, notes = budgets(
+            limiter,
+            salesforce=context.salesforce() if live else None,
+            marketo=context.marketo() if live else None,
+        )
+        shares = writeback_shares(limiter)
+    except redis.RedisError as error:
+        # The rest of the report comes from the database and is still worth showing.
+        found, shares, notes = [], [], [f"budgets unknown: Redis (REDIS_URL) did not answer ({type(error).__name__})"]
     if settings.embedded:
         notes.append(
             "embedded mode (no REDIS_URL): budgets are counted inside the process that syncs; "
             "this command's own count starts empty"
         )
     report["budgets"] = [b.as_dict() for b in found]
-    report["writeback_budgets"] = [b.as_dict() for b in writeback_shares(limiter)]
+    report["writeback_budgets"] = [b.as_dict() for b in shares]
     report["notes"] = notes
     return report
 

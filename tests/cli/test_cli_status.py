@@ -78,3 +78,14 @@ def test_a_spent_budget_is_shown_with_the_waiting_chunks_and_when_they_resume(
     assert f"leads:upsert: 1 chunks (300 records) wait for a budget until {due:%Y-%m-%d %H:%M} UTC" in result.stdout
     budget = next(b for b in as_json(msi_sync("status", "--json"))["budgets"] if b["name"] == "Marketo daily quota")
     assert (budget["used"], budget["left"], budget["exhausted"]) == (2, 0, True)
+
+
+def test_without_redis_the_report_still_comes_with_a_note(
+    synced: Synced, use_env: Callable[[dict[str, str]], None], msi_sync: Run
+) -> None:
+    from tests.ops.receivers import free_port
+
+    use_env({**synced.env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    report = as_json(msi_sync("status", "--json"))
+    assert report["runs"][0]["status"] == "succeeded" and report["budgets"] == []
+    assert report["notes"] == ["budgets unknown: Redis (REDIS_URL) did not answer (ConnectionError)"]
