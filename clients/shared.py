@@ -26,6 +26,9 @@ def limiter_config(settings: Settings) -> LimiterConfig:
         salesforce_daily_limit=settings.SALESFORCE_DAILY_API_LIMIT,
         writeback_marketo_share=settings.WRITEBACK_MARKETO_SHARE,
         writeback_salesforce_share=settings.WRITEBACK_SALESFORCE_SHARE,
+        # A call cannot last much longer than our client timeout: past that its slot is free
+        # again, even if the worker that held it died mid-call.
+        marketo_lease_seconds=settings.MARKETO_TIMEOUT_SECONDS * 1.5 + 5,
     )
 
 

@@ -20,10 +20,6 @@ from pipeline.progress import touch
 from pipeline.soql import extract_query, reads_deleted
 from pipeline.staging import PageStager, form_chunks, restage_open_failures
 
-# Longer than the slowest page (Salesforce answers a query page well within this); a crashed
-# extract is taken over by the sweeper once it passes.
-EXTRACT_LEASE = timedelta(minutes=10)
-
 
 @dataclass(frozen=True)
 class ExtractProgress:
@@ -32,7 +28,7 @@ class ExtractProgress:
     records: int = 0
 
 
-def _claim(database_url: str, run_id: int, sobject: str) -> str | None:
+def _claim(database_url: str, run_id: int, sobject: str, lease: timedelta) -> str | None:
     """Take the extract's lease; None if another worker holds it or it is finished."""
     holder = uuid.uuid4().hex
     now = utcnow()
@@ -48,7 +44,7 @@ def _claim(database_url: str, run_id: int, sobject: str) -> str | None:
                 RunExtract.status != EXTRACT_DONE,
                 or_(RunExtract.lease_until.is_(None), RunExtract.lease_until < now),
             )
-            .values(status=EXTRACT_RUNNING, lease_until=now + EXTRACT_LEASE, started_at=now)
+            .values(status=EXTRACT_RUNNING, lease_until=now + lease, started_at=now)
         ).rowcount
     return holder if claimed else None
 
@@ -74,14 +70,17 @@ def extract_some(
     *,
     delete_people: bool,
     max_pages: int,
+    lease: timedelta,
     after_commit: Callable[[], object] = lambda: None,
 ) -> ExtractProgress:
     """Read up to `max_pages` pages, staging each in its own transaction, then stop or finish.
 
-    `after_commit` runs after every committed page (the task dispatches the new chunks then,
+    `lease` is how long the extract stays ours without a new page (longer than any page
+    takes); a crashed extract is taken over by the sweeper once it passes. `after_commit` runs
+    after every committed page (the task dispatches the new chunks then,
     so Marketo writes start while later pages are still being read).
     """
-    if _claim(database_url, run_id, sobject) is None:
+    if _claim(database_url, run_id, sobject, lease) is None:
         with session_scope(database_url) as session:
             status = session.scalar(
                 select(RunExtract.status).where(RunExtract.run_id == run_id, RunExtract.sobject == sobject)
@@ -106,7 +105,7 @@ def extract_some(
             row.invalid += result.invalid
             row.pages += 1
             row.cursor = page.next_records_url
-            row.lease_until = utcnow() + EXTRACT_LEASE
+            row.lease_until = utcnow() + lease
             if result.max_modstamp and (row.max_modstamp is None or result.max_modstamp > row.max_modstamp):
                 row.max_modstamp = result.max_modstamp
             for step, lookup in sorted(result.touched):

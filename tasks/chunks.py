@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from sqlalchemy.exc import OperationalError
 
 from clients.errors import (
     AuthenticationFailed,
@@ -31,13 +32,13 @@ from worker import context
 from worker.celery_app import app
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_SECONDS = 5.0
 MAX_TRANSIENT_FAILURES = 8  # then the records go to the failures table and the next cycle tries again
-MAX_COUNTDOWN = 300.0  # longer waits are handed to the sweeper (no message outlives the visibility timeout)
 CREDENTIALS_WAIT = 600.0
 
 
-def _backoff(failures: int) -> float:
-    return min(MAX_COUNTDOWN, 2.0**failures) * random.uniform(0.8, 1.2)
+def _backoff(failures: int, ceiling: float) -> float:
+    return min(ceiling, 2.0**failures) * random.uniform(0.8, 1.0)
 
 
 @app.task(name="msi.upsert_chunk", bind=True, max_retries=None, acks_late=True, reject_on_worker_lost=True)
@@ -46,27 +47,39 @@ def upsert_chunk(self: Task, run_id: int, step: str, chunk_id: int, standalone: 
     settings = context.settings()
     url = settings.DATABASE_URL
     lease = timedelta(seconds=settings.CHUNK_LEASE_SECONDS)
-    claimed = claim(url, chunk_id, lease)
+    try:
+        claimed = claim(url, chunk_id, lease)
+    except OperationalError as down:
+        raise self.retry(countdown=DATABASE_RETRY_SECONDS, exc=down) from None
     if isinstance(claimed, ChunkResult):
         return claimed.as_dict()
     try:
         result = send(url, claimed, context.marketo(), lease)
+    except OperationalError as down:
+        # The database went away mid-chunk: our claim cannot be released, so come back when
+        # its lease has run out (a re-send is harmless: Marketo writes are upserts).
+        log.warning("chunk %s: database unavailable (%s); retrying after its lease", chunk_id, down)
+        raise self.retry(countdown=min(lease.total_seconds() + 1, settings.max_countdown_seconds), exc=down) from None
     except LeaseLost:
         return ChunkResult(chunk_id, "busy").as_dict()
     except Throttled as wait:
         release(url, claimed, due_in=wait.retry_after, waiting=False, transient=False)
         # Jitter spreads the waiting chunks so they do not all ask again at the same instant.
-        raise self.retry(countdown=wait.retry_after + random.uniform(0, 0.2), exc=wait) from None
+        countdown = min(wait.retry_after, settings.max_countdown_seconds) + random.uniform(0, 0.2)
+        raise self.retry(countdown=countdown, exc=wait) from None
     except RetryLater as error:
         failures = transient_failures(url, chunk_id) + 1
         if failures > MAX_TRANSIENT_FAILURES:
             result = fail_chunk(url, claimed, error.code or "TRANSIENT", f"gave up after {failures} tries: {error}")
         else:
-            delay = max(error.retry_after, _backoff(failures))
+            delay = min(
+                max(error.retry_after, _backoff(failures, settings.max_countdown_seconds)),
+                settings.max_countdown_seconds,
+            )
             release(url, claimed, due_in=delay, waiting=False, transient=True)
             raise self.retry(countdown=delay, exc=error) from None
     except BudgetExhausted as spent:
-        if spent.retry_after <= MAX_COUNTDOWN:
+        if spent.retry_after <= settings.max_countdown_seconds:
             release(url, claimed, due_in=spent.retry_after, waiting=False, transient=False)
             raise self.retry(countdown=spent.retry_after, exc=spent) from None
         release(url, claimed, due_in=spent.retry_after, waiting=True, transient=False)

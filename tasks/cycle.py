@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from sqlalchemy.exc import OperationalError
 
 from clients.errors import AuthenticationFailed, BudgetExhausted, GuardError, RequestRejected, RetryLater
 from models.db import session_scope
@@ -18,8 +19,8 @@ from worker import context
 from worker.celery_app import app
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_SECONDS = 5.0
 PAGES_PER_TASK = 25  # 50,000 records: keeps every extract task far below the visibility timeout
-MAX_COUNTDOWN = 300.0  # longer waits are left to the sweeper, so no message outlives the timeout
 
 
 @app.task(name="msi.start_cycle", bind=True)
@@ -82,6 +83,7 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
                 context.mapping(),
                 delete_people=settings.DELETED_PEOPLE == "delete",
                 max_pages=PAGES_PER_TASK,
+                lease=timedelta(seconds=settings.extract_lease_seconds),
                 after_commit=lambda: dispatch_ready(run_id),
             )
             if progress.status == "more":
@@ -90,11 +92,14 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
             if progress.status == "busy":
                 return {"run": run_id, "object_type": object_type, "status": "busy"}
     except (RetryLater, BudgetExhausted) as error:
-        if error.retry_after <= MAX_COUNTDOWN:
+        if error.retry_after <= settings.max_countdown_seconds:
             raise self.retry(countdown=error.retry_after, exc=error) from None
         # A long wait (a spent daily budget): the sweeper picks the extract up again later.
         log.warning("run %s: extract of %s waits %.0fs: %s", run_id, object_type, error.retry_after, error)
         return {"run": run_id, "object_type": object_type, "status": "waiting"}
+    except OperationalError as down:
+        # The database restarting: the extract resumes from its last committed page.
+        raise self.retry(countdown=DATABASE_RETRY_SECONDS, exc=down) from None
     except (AuthenticationFailed, GuardError, RequestRejected) as error:
         with session_scope(settings.DATABASE_URL) as session:
             fail_run(session, run_id, f"extract of {object_type}: {error}")

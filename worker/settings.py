@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     WRITEBACK_INTERVAL_SECONDS: int = Field(default=900, ge=10)
     WRITEBACK_SALESFORCE_SHARE: float = Field(default=0.25, gt=0, le=1)
     WRITEBACK_MARKETO_SHARE: float = Field(default=0.2, gt=0, le=1)
+    # >>> write-back passes (issue 4; pipeline/writeback/, docs/writeback.md) >>>
+    # JSON {"marketoField": "Salesforce_Field__c" or null to drop} over the MSI package defaults.
+    WRITEBACK_FIELD_MAPPING_FILE: Path | None = None
+    # Marketo calls one pass may spend; unset means the write-back's daily share spread evenly
+    # over the day's passes: MARKETO_DAILY_QUOTA x WRITEBACK_MARKETO_SHARE x interval / 86,400.
+    WRITEBACK_MARKETO_CALLS_PER_PASS: int | None = Field(default=None, ge=2)
+    # How long a pass trusts the last describe of the target fields before asking again.
+    WRITEBACK_DESCRIBE_CACHE_SECONDS: int = Field(default=3600, ge=0)
+    # <<< write-back passes <<<
 
     # --- notifications ------------------------------------------------------------------
     SMTP_HOST: str | None = None
@@ -150,6 +159,19 @@ class Settings(BaseSettings):
         if (self.SALESFORCE_USERNAME is None) != (self.SALESFORCE_PRIVATE_KEY is None):
             raise ValueError("SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY go together (JWT bearer login)")
         return self
+
+    @property
+    def max_countdown_seconds(self) -> float:
+        """The longest a task may wait as a Celery countdown; longer waits are parked for the sweeper.
+
+        A countdown message stays unacknowledged in Redis while it waits; past the visibility
+        timeout Redis hands it out again and the task would run twice.
+        """
+        return min(300.0, self.VISIBILITY_TIMEOUT_SECONDS / 4)
+
+    @property
+    def extract_lease_seconds(self) -> float:
+        return 2.0 * self.CHUNK_LEASE_SECONDS
 
     @property
     def embedded(self) -> bool:

@@ -12,6 +12,13 @@ from worker.settings import load_settings
 ROUTING_REDIS = "redis://127.0.0.1:6379/4"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _tasks_imported() -> None:
+    """Import the task modules as a worker does, so app.tasks holds ours."""
+    app.loader.import_default_modules()
+    assert "msi.upsert_chunk" in app.tasks
+
+
 def test_every_route_names_a_declared_queue_and_every_task_is_routed() -> None:
     declared = {queue.name for queue in QUEUES}
     assert {route["queue"] for route in ROUTES.values()} <= declared
