@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -64,3 +64,24 @@ class WritebackState(Base):
     status: Mapped[str] = mapped_column(String(16), default="ok")
     last_read_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     last_written_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Added by migration 0002 (the write-back, pipeline/writeback/):
+    # an activity said this person's MSI values moved since they were last read: read first.
+    dirty: Mapped[bool] = mapped_column(default=False, index=True)
+    # Values read but not yet written (Salesforce field -> value); None when nothing waits.
+    pending: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # A converted Lead whose values go to its Contact (found through ConvertedContactId).
+    written_to: Mapped[str | None] = mapped_column(String(18), default=None, index=True)
+    # When `status` last changed (a "deleted" person comes back if the sync sends it again later).
+    status_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WritebackCursor(Base):
+    """Where the write-back's reading of Marketo activities stands (one row per stream)."""
+
+    __tablename__ = "writeback_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_page_token: Mapped[str | None] = mapped_column(Text, default=None)
+    # Activity type ids resolved by name (types rarely change; asking costs a call).
+    type_ids: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
