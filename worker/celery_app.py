@@ -12,7 +12,7 @@ from worker.queues import QUEUES, ROUTES, SYNC
 from worker.schedule import beat_schedule
 from worker.settings import Settings, get_settings
 
-TASK_MODULES = ["tasks.cycle", "tasks.chunks", "tasks.sweeper"]
+TASK_MODULES = ["tasks.cycle", "tasks.chunks", "tasks.sweeper", "tasks.writeback"]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The beat schedule: sync cycles and the sweeper, at the configured intervals."""
+"""The beat schedule: sync cycles, write-back passes and their sweepers, at the configured intervals."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "sweeper": {
             "task": "msi.sweep",
+            "schedule": float(settings.SWEEPER_INTERVAL_SECONDS),
+            "options": {"expires": float(settings.SWEEPER_INTERVAL_SECONDS)},
+        },
+        # The score write-back (pipeline/writeback/): its own passes, and its own sweeper on its queue.
+        "writeback-pass": {
+            "task": "msi.start_writeback",
+            "schedule": float(settings.WRITEBACK_INTERVAL_SECONDS),
+            "kwargs": {"trigger": "beat"},
+            "options": {"expires": float(settings.WRITEBACK_INTERVAL_SECONDS)},
+        },
+        "writeback-sweeper": {
+            "task": "msi.writeback_sweep",
             "schedule": float(settings.SWEEPER_INTERVAL_SECONDS),
             "options": {"expires": float(settings.SWEEPER_INTERVAL_SECONDS)},
         },
