@@ -26,6 +26,7 @@ def _register() -> None:
     from cli.failures import failures_group
     from cli.status import status_command
     from cli.sync import sync_command
+    from cli.writeback import writeback_command
     from simulators.marketo.cli import command as marketo_command
     from simulators.salesforce.cli import command as salesforce_command
 
@@ -35,6 +36,7 @@ def _register() -> None:
     cli.add_command(status_command)
     cli.add_command(failures_group)
     cli.add_command(doctor_command)
+    cli.add_command(writeback_command)
     simulate.add_command(salesforce_command, "salesforce")
     simulate.add_command(marketo_command, "marketo")
 
