@@ -141,6 +141,7 @@ class LocalLimiter(Limiter):
         self._marketo_floor = 0
         self._sf_buckets: dict[int, dict[str, int]] = {}
         self._sf_org: tuple[int, int] | None = None
+        self._sf_org_seen = 0.0
 
     # --- Marketo ----------------------------------------------------------------------
     def acquire_marketo(self, purpose: str = SYNC) -> MarketoPermit:
@@ -213,7 +214,10 @@ class LocalLimiter(Limiter):
             for old in [m for m in self._sf_buckets if m <= minute - MINUTES_PER_DAY]:
                 del self._sf_buckets[old]
             if self._sf_org is not None and self._sf_org[0] + calls > self._sf_org[1]:
-                raise salesforce_budget_error("the org's own daily API allocation", ORG_RETRY_SECONDS)
+                # Full when last seen; after a while one call may go and look (see RedisLimiter).
+                if now - self._sf_org_seen < ORG_RETRY_SECONDS:
+                    raise salesforce_budget_error("the org's own daily API allocation", ORG_RETRY_SECONDS)
+                self._sf_org_seen = now
             self._refuse_over(calls, SYNC, config.salesforce_daily_limit, now)
             if purpose == WRITEBACK:
                 cap = writeback_cap(config.writeback_salesforce_share, config.salesforce_daily_limit)
@@ -244,6 +248,7 @@ class LocalLimiter(Limiter):
     def observe_salesforce_usage(self, used: int, maximum: int) -> None:
         with self._lock:
             self._sf_org = (used, maximum)
+            self._sf_org_seen = self._clock()
 
     def snapshot(self) -> BudgetSnapshot:
         with self._lock:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from typing import Any
 
 import redis
 
+from clients.errors import Throttled
 from clients.limiter import (
     CONCURRENCY_RETRY_SECONDS,
     MINUTES_PER_DAY,
@@ -79,7 +81,7 @@ return {'ok', tostring(now)}
 
 # KEYS: 1 buckets zset (member = score = minute), 2 counts hash, 3 write-back counts hash,
 #       4 org hash (used, max)
-# ARGV: calls, purpose, limit, wb_limit, minutes_per_day, ttl
+# ARGV: calls, purpose, limit, wb_limit, minutes_per_day, ttl, org_probe_seconds
 _ACQUIRE_SALESFORCE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -96,7 +98,11 @@ end
 local org_used = redis.call('HGET', KEYS[4], 'used')
 local org_max = redis.call('HGET', KEYS[4], 'max')
 if org_used and org_max and tonumber(org_used) + calls > tonumber(org_max) then
-  return {'org', '0'}
+  -- The org was full when last seen. Salesforce frees calls as its 24 h window rolls, and
+  -- only a response tells us: after a while, let one call through to look.
+  local seen = tonumber(redis.call('HGET', KEYS[4], 'at') or '0')
+  if now - seen < tonumber(ARGV[7]) then return {'org', '0'} end
+  redis.call('HSET', KEYS[4], 'at', now)
 end
 local function refuse(hash, cap, label)
   local minutes = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -139,10 +145,25 @@ return 1
 """
 
 _DAY_TTL_SECONDS = 2 * 24 * 3600
+UNAVAILABLE_RETRY_SECONDS = 5.0
+
+
+def _unavailable(error: redis.RedisError) -> Throttled:
+    # Without the shared counters no call can be proven safe: wait, as for any throttle.
+    return Throttled(
+        f"the shared limiter (Redis) is unreachable: {type(error).__name__}",
+        system="limiter",
+        code="limiter-unavailable",
+        retry_after=UNAVAILABLE_RETRY_SECONDS,
+    )
 
 
 class RedisLimiter(Limiter):
-    """Limiter shared through Redis by every worker process on every host."""
+    """Limiter shared through Redis by every worker process on every host.
+
+    When Redis cannot be reached, acquiring raises Throttled (wait and retry) rather than a
+    Redis error: the callers' retry machinery then waits for it like for any other limit.
+    """
 
     def __init__(self, client: redis.Redis, config: LimiterConfig, prefix: str = PREFIX) -> None:
         super().__init__(config)
@@ -177,22 +198,25 @@ class RedisLimiter(Limiter):
         config = self.config
         now = time.time()
         lease_id = uuid.uuid4().hex
-        verdict, value = self._acquire_marketo(
-            keys=self._marketo_keys(now),
-            args=[
-                config.marketo_window_seconds * (1 + config.window_margin),
-                config.marketo_calls_per_window,
-                purpose,
-                writeback_cap(config.writeback_marketo_share, config.marketo_calls_per_window),
-                config.marketo_max_concurrency,
-                writeback_cap(config.writeback_marketo_share, config.marketo_max_concurrency),
-                config.marketo_lease_seconds,
-                lease_id,
-                config.marketo_daily_quota,
-                writeback_cap(config.writeback_marketo_share, config.marketo_daily_quota),
-                _DAY_TTL_SECONDS,
-            ],
-        )
+        try:
+            verdict, value = self._acquire_marketo(
+                keys=self._marketo_keys(now),
+                args=[
+                    config.marketo_window_seconds * (1 + config.window_margin),
+                    config.marketo_calls_per_window,
+                    purpose,
+                    writeback_cap(config.writeback_marketo_share, config.marketo_calls_per_window),
+                    config.marketo_max_concurrency,
+                    writeback_cap(config.writeback_marketo_share, config.marketo_max_concurrency),
+                    config.marketo_lease_seconds,
+                    lease_id,
+                    config.marketo_daily_quota,
+                    writeback_cap(config.writeback_marketo_share, config.marketo_daily_quota),
+                    _DAY_TTL_SECONDS,
+                ],
+            )
+        except redis.RedisError as error:
+            raise _unavailable(error) from error
         verdict = _text(verdict)
         if verdict == "ok":
             return MarketoPermit(lease_id=lease_id, purpose=purpose)
@@ -207,26 +231,33 @@ class RedisLimiter(Limiter):
         pipe = self._redis.pipeline()
         pipe.zrem(self._key("mkto", "leases"), permit.lease_id)
         pipe.zrem(self._key("mkto", "leases", WRITEBACK), permit.lease_id)
-        pipe.execute()
+        # An unreleased lease expires by itself; losing the release must not fail the call.
+        with contextlib.suppress(redis.RedisError):
+            pipe.execute()
 
     def observe_marketo_quota(self, used_today: int) -> None:
         key = self._key("mkto", "day", marketo_day(time.time()))
-        self._raise_floor(keys=[key], args=[used_today, _DAY_TTL_SECONDS])
+        with contextlib.suppress(redis.RedisError):
+            self._raise_floor(keys=[key], args=[used_today, _DAY_TTL_SECONDS])
 
     # --- Salesforce -------------------------------------------------------------------
     def acquire_salesforce(self, purpose: str = SYNC, calls: int = 1) -> None:
         config = self.config
-        verdict, value = self._acquire_salesforce(
-            keys=self._salesforce_keys(),
-            args=[
-                calls,
-                purpose,
-                config.salesforce_daily_limit,
-                writeback_cap(config.writeback_salesforce_share, config.salesforce_daily_limit),
-                MINUTES_PER_DAY,
-                _DAY_TTL_SECONDS,
-            ],
-        )
+        try:
+            verdict, value = self._acquire_salesforce(
+                keys=self._salesforce_keys(),
+                args=[
+                    calls,
+                    purpose,
+                    config.salesforce_daily_limit,
+                    writeback_cap(config.writeback_salesforce_share, config.salesforce_daily_limit),
+                    MINUTES_PER_DAY,
+                    _DAY_TTL_SECONDS,
+                    ORG_RETRY_SECONDS,
+                ],
+            )
+        except redis.RedisError as error:
+            raise _unavailable(error) from error
         verdict = _text(verdict)
         if verdict == "ok":
             return
@@ -241,8 +272,9 @@ class RedisLimiter(Limiter):
 
     def observe_salesforce_usage(self, used: int, maximum: int) -> None:
         key = self._key("sf", "org")
-        self._redis.hset(key, mapping={"used": used, "max": maximum})
-        self._redis.expire(key, _DAY_TTL_SECONDS)
+        with contextlib.suppress(redis.RedisError):
+            self._redis.hset(key, mapping={"used": used, "max": maximum, "at": time.time()})
+            self._redis.expire(key, _DAY_TTL_SECONDS)
 
     def snapshot(self) -> BudgetSnapshot:
         now = time.time()

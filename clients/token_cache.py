@@ -97,8 +97,14 @@ class RedisTokenCache(TokenCache):
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
 
+    # The cache only saves Identity calls (which cost no quota): when Redis is unreachable the
+    # clients fetch their own token rather than stop, so a Redis outage does not stop the sync.
+
     def get(self, key: str) -> CachedToken | None:
-        raw = self._redis.get(self._key(key))
+        try:
+            raw = self._redis.get(self._key(key))
+        except redis.RedisError:
+            return None
         if raw is None:
             return None
         data = json.loads(raw)
@@ -110,16 +116,23 @@ class RedisTokenCache(TokenCache):
         if ttl_ms <= 0:
             return
         payload = json.dumps({"token": token.token, "expires_at": token.expires_at})
-        self._redis.set(self._key(key), payload, px=ttl_ms)
+        with contextlib.suppress(redis.RedisError):
+            self._redis.set(self._key(key), payload, px=ttl_ms)
 
     def invalidate(self, key: str, token: str) -> None:
-        self._compare_and_delete(keys=[self._key(key)], args=[token])
+        with contextlib.suppress(redis.RedisError):
+            self._compare_and_delete(keys=[self._key(key)], args=[token])
 
     @contextlib.contextmanager
     def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
         # The lock expires by itself so a worker killed while refreshing cannot block the rest.
         lock = self._redis.lock(self._key(key) + ":lock", timeout=timeout, blocking_timeout=timeout)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except redis.RedisError:
+            yield  # no Redis, no lock: at worst two workers ask Identity for the same token
+            return
+        if not acquired:
             raise TimeoutError(f"waited {timeout}s for another worker to refresh token {key}")
         try:
             yield

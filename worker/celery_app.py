@@ -73,8 +73,21 @@ app = create_app(_settings_or_exit())
 
 
 def reconfigure(settings: Settings) -> None:
-    """Point the existing app at new settings (the embedded runner and tests use this)."""
+    """Point the existing app at new settings (the embedded runner and tests use this).
+
+    Celery keeps its broker connection pool and result backend once made; without dropping
+    them, a new broker or backend URL would be ignored by this process.
+    """
+    from kombu import pools
+
     app.conf.update(celery_config(settings))
+    pools.reset()  # type: ignore[no-untyped-call]  # kombu's process-wide pools, keyed by connection
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 @signals.worker_init.connect

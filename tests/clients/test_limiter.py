@@ -152,3 +152,35 @@ def test_local_marketo_day_rolls_over_at_central_midnight() -> None:
     assert refused.value.retry_after == pytest.approx(30, abs=1)
     now[0] += 31
     limiter.acquire_marketo()
+
+
+def test_a_full_org_is_looked_at_again_after_a_while() -> None:
+    now = [1_700_000_000.0]
+    limiter = LocalLimiter(config(salesforce_daily_limit=1000), clock=lambda: now[0])
+    limiter.observe_salesforce_usage(used=100, maximum=100)
+    with pytest.raises(BudgetExhausted):
+        limiter.acquire_salesforce()
+    now[0] += 301
+    limiter.acquire_salesforce()  # one probe goes; its response's header decides what follows
+    with pytest.raises(BudgetExhausted):
+        limiter.acquire_salesforce()
+
+
+def test_redis_limiter_lets_one_probe_through_a_stale_full_org(redis_client: redis.Redis, key_prefix: str) -> None:
+    limiter = RedisLimiter(redis_client, config(salesforce_daily_limit=1000), prefix=key_prefix)
+    limiter.observe_salesforce_usage(used=100, maximum=100)
+    with pytest.raises(BudgetExhausted):
+        limiter.acquire_salesforce()
+    redis_client.hset(f"{key_prefix}:sf:org", "at", time.time() - 301)  # seen five minutes ago
+    limiter.acquire_salesforce()
+    with pytest.raises(BudgetExhausted):
+        limiter.acquire_salesforce()
+
+
+def test_an_unreachable_redis_means_wait_not_crash() -> None:
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+    limiter = RedisLimiter(dead, config())
+    with pytest.raises(Throttled, match="unreachable"):
+        limiter.acquire_marketo()
+    with pytest.raises(Throttled, match="unreachable"):
+        limiter.acquire_salesforce()

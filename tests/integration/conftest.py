@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from kombu.exceptions import KombuError
 from sqlalchemy import select
 
 from models.db import migrate, session_scope
@@ -22,8 +24,6 @@ from simulators.marketo import MarketoSimulator
 from simulators.salesforce import SalesforceSimulator
 
 REPO = Path(__file__).resolve().parents[2]
-# Integration tests get a Redis database of their own, emptied before each test.
-INTEGRATION_REDIS = "redis://127.0.0.1:6379/3"
 
 
 @dataclass
@@ -35,6 +35,11 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    restarts: int = 0
+    _worker_args: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _killed: set[int] = field(default_factory=set)
+    _stop_supervising: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
 
     @property
     def database_url(self) -> str:
@@ -71,8 +76,34 @@ class Stack:
             start_new_session=True,
         )
         self.workers.append(process)
+        self._worker_args[process.pid] = {"queues": queues, "concurrency": concurrency}
         self._wait_ready(process, f"{name}{index}@")
         return process
+
+    def supervise(self) -> None:
+        """Restart any worker that exits on its own, as compose's `restart: unless-stopped` does.
+
+        Celery's worker can die on a broker outage (kombu fails to close a channel whose Redis
+        is gone: "Unrecoverable error"); in production its supervisor starts it again.
+        """
+
+        def watch() -> None:
+            while not self._stop_supervising.wait(0.5):
+                for index, process in enumerate(list(self.workers)):
+                    if process.poll() is None or process.pid in self._killed:
+                        continue
+                    self.restarts += 1
+                    args = self._worker_args[process.pid]
+                    try:
+                        replacement = self.start_worker(*args["queues"], concurrency=args["concurrency"])
+                    except (RuntimeError, OSError, redis.RedisError, KombuError):
+                        continue  # not up yet (the broker may still be down): try again next round
+                    self.workers.remove(replacement)
+                    self.workers[index] = replacement
+
+        self._stop_supervising.clear()
+        self._supervisor = threading.Thread(target=watch, name="supervisor", daemon=True)
+        self._supervisor.start()
 
     def _wait_ready(self, process: subprocess.Popen[bytes], prefix: str) -> None:
         from worker.celery_app import app
@@ -88,10 +119,14 @@ class Stack:
 
     def kill_worker(self, process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
         """Kill the worker and all its pool children at once (its own process group)."""
+        self._killed.add(process.pid)
         os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
     def stop_workers(self) -> None:
+        self._stop_supervising.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=90)
         for process in self.workers:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -147,11 +182,24 @@ def _configure_client_side(env: dict[str, str], monkeypatch: pytest.MonkeyPatch)
     reconfigure(context.settings())
 
 
+@pytest.fixture(scope="session")
+def integration_redis() -> Iterator[str]:
+    """A redis-server of this test session alone: two test sessions on one machine (or a
+    developer's and CI's) must never hand each other's tasks to their workers."""
+    from tests.integration.servers import PrivateRedis
+
+    server = PrivateRedis()
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture
-def stack_factory(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def stack_factory(
+    postgres_url: str, integration_redis: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
     """Build a Stack with a generated org; everything is torn down after the test."""
     made: list[Stack] = []
-    broker = redis.Redis.from_url(INTEGRATION_REDIS)
+    broker = redis.Redis.from_url(integration_redis)
     broker.flushdb()
 
     def make(
@@ -162,6 +210,8 @@ def stack_factory(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
         extra_env: dict[str, str] | None = None,
         marketo_args: dict[str, Any] | None = None,
         salesforce_args: dict[str, Any] | None = None,
+        redis_url: str | None = None,
+        database_url: str | None = None,
     ) -> Stack:
         salesforce = SalesforceSimulator(
             seed=seed, size=size, bad_input=bad_input, tls_dir=tmp_path / "ca", **(salesforce_args or {})
@@ -172,8 +222,8 @@ def stack_factory(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
             "MARKETO_BASE_URL": marketo.url,
             "MARKETO_CLIENT_ID": marketo.config.client_id,
             "MARKETO_CLIENT_SECRET": marketo.config.client_secret,
-            "REDIS_URL": INTEGRATION_REDIS,
-            "DATABASE_URL": postgres_url,
+            "REDIS_URL": redis_url or integration_redis,
+            "DATABASE_URL": database_url or postgres_url,
             "MARKETO_CALLS_PER_20S": "100",
             "MARKETO_MAX_CONCURRENCY": "10",
             "CHUNK_LEASE_SECONDS": "10",
@@ -181,7 +231,7 @@ def stack_factory(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
             **(extra_env or {}),
         }
         _configure_client_side(env, monkeypatch)
-        migrate(postgres_url)
+        migrate(env["DATABASE_URL"])
         log_dir = tmp_path / f"logs-{len(made)}"
         log_dir.mkdir()
         stack = Stack(salesforce, marketo, env, log_dir)
@@ -193,6 +243,9 @@ def stack_factory(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
         stack.stop_workers()
         stack.salesforce.stop()
         stack.marketo.stop()
+        from models.db import engine_for
+
+        engine_for(stack.database_url).dispose()
     broker.flushdb()
     broker.close()
     from models.db import engine_for

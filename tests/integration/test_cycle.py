@@ -16,7 +16,6 @@ from models.db import session_scope
 from models.records import Failure, Watermark
 from pipeline.mapping import parse_sf_datetime
 from simulators.common.faults import FaultPlan
-from tests.integration.conftest import INTEGRATION_REDIS
 from tests.integration.oracle import actual_state, differences, expected_state
 
 # Marketo operations that write.
@@ -144,7 +143,7 @@ def test_a_lost_chunk_is_found_by_the_sweeper(stack_factory: Any) -> None:
     stack.start_worker("sync")  # no one serves the marketo queue yet: chunks wait in Redis
     answer = stack.start_cycle()
     run_id = int(answer["run"])
-    broker = redis.Redis.from_url(INTEGRATION_REDIS)
+    broker = redis.Redis.from_url(stack.env["REDIS_URL"])
     import time
 
     deadline = time.monotonic() + 60
