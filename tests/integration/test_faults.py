@@ -5,6 +5,7 @@ as the org says, with nothing duplicated and nothing lost.
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import subprocess
@@ -260,7 +261,7 @@ def test_two_beats_never_run_two_cycles_at_once(stack_factory: Any) -> None:
         if run.status == "running":
             stack.wait_for_run(run.id)
     runs = stack.runs()
-    for earlier, later in zip(runs, runs[1:], strict=False):
+    for earlier, later in itertools.pairwise(runs):
         assert earlier.finished_at is not None and earlier.finished_at <= later.started_at
 
 
