@@ -23,7 +23,9 @@ CEILING = 300 * 100 / 20
 RESULTS = Path(__file__).with_name("results")
 
 
-def measure(size: int, limits: str, marketo_workers: int, latency_per_call: float, latency_per_record: float) -> dict[str, Any]:
+def measure(
+    size: int, limits: str, marketo_workers: int, latency_per_call: float, latency_per_record: float
+) -> dict[str, Any]:
     sim_args = {"latency_per_call": latency_per_call, "latency_per_record": latency_per_record}
     with deployment(size, limits, **sim_args) as stack:
         stack.start_worker("sync", "sync", 2)
@@ -76,7 +78,7 @@ def main() -> None:
     result["marketo_latency"] = {"per_call": per_call, "per_record": per_record}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"full_sync-{args.size}-{args.limits}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "summary"}, indent=2))  # noqa: T201
+    print(json.dumps({k: v for k, v in result.items() if k != "summary"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -34,10 +34,32 @@ class Deployment:
 
     def start_worker(self, name: str, queues: str, concurrency: int) -> None:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-        command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
-                   "-n", f"{name}@%h", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
-        self.processes[name] = subprocess.Popen(command, cwd=REPO, env={**os.environ, **self.env}, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-n",
+            f"{name}@%h",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_workers(self) -> None:
         from worker.celery_app import app
@@ -68,8 +90,9 @@ def _read_log(base: str, verify: str | None) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     since = 0
     while True:
-        page = requests.get(f"{base}/_sim/requests", params={"since": since}, timeout=60,
-                            verify=verify if verify else True).json()
+        page = requests.get(
+            f"{base}/_sim/requests", params={"since": since}, timeout=60, verify=verify if verify else True
+        ).json()
         items = page["requests"] if isinstance(page, dict) else page
         if not items:
             return entries
@@ -108,12 +131,28 @@ def deployment(size: int, limits: str, seed: int = 1, **sim_args: float) -> Iter
     database_url = sqlalchemy.engine.make_url(POSTGRES).set(database=database).render_as_string(hide_password=False)
     broker = redis.Redis.from_url(REDIS)
     broker.flushdb()
-    command = [sys.executable, "-m", "benchmarks.simhost", "--size", str(size), "--seed", str(seed),
-               "--limits", limits, "--tls-dir", str(workdir / "ca")]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.simhost",
+        "--size",
+        str(size),
+        "--seed",
+        str(seed),
+        "--limits",
+        limits,
+        "--tls-dir",
+        str(workdir / "ca"),
+    ]
     for key, value in sim_args.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
-    simulators = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=open(workdir / "sims.log", "wb"),  # noqa: SIM115
-                                  start_new_session=True)
+    simulators = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=open(workdir / "sims.log", "wb"),  # noqa: SIM115
+        start_new_session=True,
+    )
     assert simulators.stdout is not None
     sim_env = json.loads(simulators.stdout.readline())
     env = {

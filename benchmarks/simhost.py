@@ -23,21 +23,30 @@ def main() -> None:
     parser.add_argument("--tls-dir", required=True)
     args = parser.parse_args()
 
-    salesforce = SalesforceSimulator(seed=args.seed, size=args.size, tls_dir=args.tls_dir,
-                                     latency_per_call=args.sf_latency_per_call, api_limit=10_000_000).start()
+    salesforce = SalesforceSimulator(
+        seed=args.seed,
+        size=args.size,
+        tls_dir=args.tls_dir,
+        latency_per_call=args.sf_latency_per_call,
+        api_limit=10_000_000,
+    ).start()
     marketo_limits = {}
     if args.limits == "off":
         # Far above anything the pipeline can do: what is measured is the pipeline itself.
         marketo_limits = {"calls_per_window": 10**9, "max_concurrency": 10**6, "daily_quota": 10**9}
-    marketo = MarketoSimulator(seed=args.seed, latency_per_call=args.latency_per_call,
-                               latency_per_record=args.latency_per_record, **marketo_limits).start()
+    marketo = MarketoSimulator(
+        seed=args.seed,
+        latency_per_call=args.latency_per_call,
+        latency_per_record=args.latency_per_record,
+        **marketo_limits,
+    ).start()
     env = {
         **salesforce.env(),
         "MARKETO_BASE_URL": marketo.url,
         "MARKETO_CLIENT_ID": marketo.config.client_id,
         "MARKETO_CLIENT_SECRET": marketo.config.client_secret,
     }
-    print(json.dumps(env), flush=True)  # noqa: T201 - the parent reads this line
+    print(json.dumps(env), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
