@@ -79,16 +79,38 @@ class Deployment:
                 if rss is not None:
                     self.peak_rss_mb[label] = max(self.peak_rss_mb.get(label, 0.0), rss)
 
-    def marketo_log(self) -> list[dict[str, Any]]:
-        return _read_log(self.env["MARKETO_BASE_URL"], None)
+    def marketo_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return _read_log(self.env["MARKETO_BASE_URL"], None, since)
 
-    def salesforce_log(self) -> list[dict[str, Any]]:
-        return _read_log(self.env["SALESFORCE_LOGIN_URL"], self.env["REQUESTS_CA_BUNDLE"])
+    def mutate_salesforce(self, seed: int, changes: int) -> int:
+        """Make `changes` realistic changes in the Salesforce org (the simulator's seeded mutator)."""
+        answer = requests.post(
+            f"{self.env['SALESFORCE_LOGIN_URL']}/_sim/mutate",
+            json={"seed": seed, "n": changes},
+            verify=self.env["REQUESTS_CA_BUNDLE"],
+            timeout=600,
+        )
+        answer.raise_for_status()
+        body = answer.json()
+        return len(body.get("changes", body) if isinstance(body, dict) else body)
+
+    def advance_msi(self, epochs: int = 1) -> None:
+        requests.post(
+            f"{self.env['MARKETO_BASE_URL']}/_sim/msi/advance", json={"epochs": epochs}, timeout=600
+        ).raise_for_status()
+
+    def queue_lengths(self) -> dict[str, int]:
+        broker = redis.Redis.from_url(self.env["REDIS_URL"])
+        lengths = {name: int(broker.llen(name)) for name in ("sync", "marketo", "writeback")}
+        lengths["unacked"] = int(broker.hlen("unacked"))
+        return lengths
+
+    def salesforce_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return _read_log(self.env["SALESFORCE_LOGIN_URL"], self.env["REQUESTS_CA_BUNDLE"], since)
 
 
-def _read_log(base: str, verify: str | None) -> list[dict[str, Any]]:
+def _read_log(base: str, verify: str | None, since: int = 0) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    since = 0
     while True:
         page = requests.get(
             f"{base}/_sim/requests", params={"since": since}, timeout=60, verify=verify if verify else True
@@ -121,7 +143,9 @@ def _rss_mb(pid: int) -> float | None:
 
 
 @contextmanager
-def deployment(size: int, limits: str, seed: int = 1, **sim_args: float) -> Iterator[Deployment]:
+def deployment(
+    size: int, limits: str, seed: int = 1, extra_env: dict[str, str] | None = None, **sim_args: float
+) -> Iterator[Deployment]:
     """Start everything; tear it all down (processes, database, Redis keys) afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="msi-bench-"))
     database = f"bench_{int(time.time())}_{os.getpid()}"
@@ -162,9 +186,13 @@ def deployment(size: int, limits: str, seed: int = 1, **sim_args: float) -> Iter
         "MARKETO_CALLS_PER_20S": "100",
         "MARKETO_MAX_CONCURRENCY": "10",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     if limits == "off":
         env["MARKETO_RATE_WINDOW_SECONDS"] = "0.001"
+    elif "time_scale" in sim_args:
+        # Marketo's 20 s window runs faster in a time-scaled simulator; the limiter follows it.
+        env["MARKETO_RATE_WINDOW_SECONDS"] = str(20.0 / float(sim_args["time_scale"]))
     os.environ.update(env)
     from models.db import migrate
     from worker import context

@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--latency-per-call", type=float, default=0.5)
     parser.add_argument("--latency-per-record", type=float, default=0.002)
     parser.add_argument("--sf-latency-per-call", type=float, default=0.05)
+    parser.add_argument("--time-scale", type=float, default=1.0, help="Marketo's clock runs this much faster")
     parser.add_argument("--tls-dir", required=True)
     args = parser.parse_args()
 
