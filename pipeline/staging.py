@@ -120,7 +120,9 @@ class PageStager:
         record_failures(self.session, self.run_id, failed)
         record_failures(self.session, self.run_id, warned)
         resolve_warnings(self.session, object_type, clean)
+        # Deleted, merged and converted records have nothing left to fix: close their errors and warnings.
         resolve_failures(self.session, object_type, moot)
+        resolve_warnings(self.session, object_type, moot)
         return result
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
@@ -153,15 +155,17 @@ class PageStager:
             moot.append(sf_id)
             return self._converted(record, known)
         payload = payload_for(sobject, record, self.config)
-        for issue in payload.warnings:
+        if payload.warnings:
+            # The failures table keeps one warning per record: it names the first problem's code
+            # and every dropped or changed value, so none of them is lost to the others.
             warned.append(
                 FailedRecord(
                     object_type,
                     sf_id,
                     sobject,
                     o.upsert_step(object_type).name,
-                    issue.code,
-                    issue.message,
+                    payload.warnings[0].code,
+                    "; ".join(issue.message for issue in payload.warnings),
                     kind=KIND_WARNING,
                 )
             )

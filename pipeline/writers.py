@@ -327,7 +327,8 @@ class RoleWriter(UpsertWriter):
                     self.step,
                     row,
                     "DEPENDENCY_MISSING",
-                    f"not sent: its opportunity {payload['externalOpportunityId']} is not in Marketo (yet)",
+                    f"not sent: its opportunity {payload['externalOpportunityId']} is not in Marketo (yet); "
+                    "see that opportunity's failure",
                 )
                 continue
             contact = people.get(payload["contactId"])
@@ -337,7 +338,8 @@ class RoleWriter(UpsertWriter):
                     self.step,
                     row,
                     "CONTACT_DELETED",
-                    f"not sent: its contact {payload['contactId']} was deleted in Salesforce",
+                    f"not sent: its contact {payload['contactId']} was deleted in Salesforce; restore the contact "
+                    "or remove this contact role",
                 )
                 continue
             record = {k: v for k, v in payload.items() if k != "contactId"}
