@@ -9,6 +9,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
@@ -286,11 +287,39 @@ def _send_email(settings: Settings, subject: str, text: str) -> bool:
     return True
 
 
+class _HideWebhookUrl(logging.Filter):
+    """urllib3 logs every request's path and query at DEBUG; a webhook URL's path is its secret
+    (Slack, Teams and Mattermost put the token there), so it is masked in those records."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        self.hidden = [part for part in (parts.path, parts.query) if len(part) > 1]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._masked(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+    def _masked(self, text: str) -> str:
+        for part in self.hidden:
+            text = text.replace(part, _MASK)
+        return text
+
+
+def _hide_in_http_logs(url: str) -> None:
+    """Install the filter once per webhook URL (this runs before every post)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    hide = _HideWebhookUrl(url)
+    if hide.hidden not in [getattr(f, "hidden", None) for f in logger.filters]:
+        logger.addFilter(hide)
+
+
 def _post_webhook(settings: Settings, payload: dict[str, object]) -> bool:
+    url = settings.secret("NOTIFY_WEBHOOK_URL")
+    _hide_in_http_logs(url)
     try:
-        response = requests.post(
-            settings.secret("NOTIFY_WEBHOOK_URL"), json=payload, timeout=settings.NOTIFY_TIMEOUT_SECONDS
-        )
+        response = requests.post(url, json=payload, timeout=settings.NOTIFY_TIMEOUT_SECONDS)
     except requests.RequestException as error:
         # The exception's text holds the URL, which may carry the webhook's token: name the type only.
         log.error("notification webhook not sent: %s", type(error).__name__)
