@@ -1,12 +1,12 @@
 """No secret and no access token in anything the service writes: planted canaries, searched for everywhere.
 
 Unique random strings are the Salesforce and Marketo client secrets (the simulators accept only
-those), the SMTP password, the webhook URL's token and Flower's password. A real worker, logging at
-DEBUG to a file, runs a full sync; then Marketo rotates its secret, so the next cycle's chunks are
-refused and an admin is notified by email and webhook. Then everything the service wrote is
-searched: worker logs, every command sent to Redis and every key left in it (broker, results,
-limiter, token cache), every table of the database, the notifications, and the JSON of `msi-sync
-status`, `failures list` and `doctor`. Flower's pages are covered by tests/integration/test_flower.py.
+those), the SMTP password, the webhook URL's token, Flower's password and the PostgreSQL password.
+A real worker, logging at DEBUG to a file, runs a full sync; then Marketo rotates its secret, so the
+next cycle's chunks are refused and an admin is notified by email and webhook. Then everything the
+service wrote is searched: worker logs, every command sent to Redis and every key left in it
+(broker, results, limiter, token cache), every table of the database, the notifications, and the
+JSON of `msi-sync status`, `failures list` and `doctor`. Flower's pages: tests/integration/test_flower.py.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import redis
 import sqlalchemy
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from sqlalchemy.engine import make_url
 
 from tests.integration.conftest import REPO, Stack
 from tests.ops.receivers import SmtpReceiver, WebhookReceiver
@@ -174,7 +175,7 @@ def receivers() -> Iterator[tuple[LoginSmtpReceiver, WebhookReceiver]]:
 
 
 def test_no_secret_or_token_in_anything_the_service_writes(
-    stack_factory: Any, receivers: tuple[LoginSmtpReceiver, WebhookReceiver]
+    stack_factory: Any, postgres_url: str, receivers: tuple[LoginSmtpReceiver, WebhookReceiver]
 ) -> None:
     smtp, webhook = receivers
     planted = {
@@ -183,11 +184,15 @@ def test_no_secret_or_token_in_anything_the_service_writes(
         "SMTP password": canary("smtppassword"),
         "webhook URL token": canary("hooktoken"),
         "Flower password": canary("flowerpassword"),
+        "PostgreSQL password": canary("pgpassword"),
     }
+    # The test server trusts local connections, so the password in the URL is carried but never checked.
+    database_url = make_url(postgres_url).set(password=planted["PostgreSQL password"])
     hook_url = f"{webhook.url.rsplit('/', 1)[0]}/{planted['webhook URL token']}"
     stack: Stack = stack_factory(
         size=150,
         seed=41,
+        database_url=database_url.render_as_string(hide_password=False),
         salesforce_args={"client_secret": planted["Salesforce client secret"]},
         marketo_args={"client_secret": planted["Marketo client secret"]},
         extra_env={
