@@ -332,6 +332,7 @@ def test_each_kind_of_bad_input_has_its_expected_outcome(synced: tuple[Stack, Sy
         assert contact["IsDeleted"] or to_18(contact["Id"]) in people
 
 
+@pytest.mark.slow
 def test_fixing_bad_records_in_salesforce_resolves_their_failures_next_cycle(synced: tuple[Stack, SyncRun]) -> None:
     stack, _ = synced
     org = stack.salesforce.org

@@ -32,7 +32,7 @@ from tests.integration.conftest import REPO, Stack
 from tests.ops.receivers import SmtpReceiver, WebhookReceiver
 from tests.reliability.service import msi_sync
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
 TOKEN_CACHE_PREFIX = "msi:token"  # clients/token_cache.py: the one place a Marketo access token may be kept
 
