@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -91,6 +92,29 @@ def extract_some(
             select(RunExtract).where(RunExtract.run_id == run_id, RunExtract.sobject == sobject)
         ).one()
         session.expunge(extract)
+    try:
+        return _read_pages(database_url, run_id, extract, sf, config, delete_people, max_pages, lease, after_commit)
+    except Exception:
+        # Give the extract back at once so the task's retry (or anyone) may resume it from
+        # its last committed page, instead of waiting for the lease to run out. If the
+        # database itself is what failed, the lease runs out and the sweeper resumes it.
+        with contextlib.suppress(Exception):
+            _release(database_url, run_id, sobject)
+        raise
+
+
+def _read_pages(
+    database_url: str,
+    run_id: int,
+    extract: RunExtract,
+    sf: SalesforcePort,
+    config: MappingConfig,
+    delete_people: bool,
+    max_pages: int,
+    lease: timedelta,
+    after_commit: Callable[[], object],
+) -> ExtractProgress:
+    sobject = extract.sobject
     pages = records = 0
     for page in _pages(sf, extract, config):
         with session_scope(database_url) as session:

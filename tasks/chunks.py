@@ -38,7 +38,7 @@ CREDENTIALS_WAIT = 600.0
 
 
 def _backoff(failures: int, ceiling: float) -> float:
-    return min(ceiling, 2.0**failures) * random.uniform(0.8, 1.0)
+    return min(ceiling, 2.0 ** (failures - 1)) * random.uniform(0.8, 1.0)
 
 
 @app.task(name="msi.upsert_chunk", bind=True, max_retries=None, acks_late=True, reject_on_worker_lost=True)

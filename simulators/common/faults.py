@@ -10,10 +10,11 @@ from typing import Any
 
 @dataclass
 class Burst:
-    """Every `every` requests, the next `length` requests get the fault."""
+    """From request `start` on, every `every` requests, the next `length` requests get the fault."""
 
     every: int
     length: int
+    start: int = 0
 
 
 @dataclass
@@ -47,7 +48,7 @@ class FaultPlan:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rates": dict(self.rates),
-            "bursts": {k: {"every": b.every, "length": b.length} for k, b in self.bursts.items()},
+            "bursts": {k: {"every": b.every, "length": b.length, "start": b.start} for k, b in self.bursts.items()},
             "seed": self.seed,
             "timeout_seconds": self.timeout_seconds,
         }
@@ -58,7 +59,12 @@ class FaultPlan:
             count = self._counts.get(kind, 0)
             self._counts[kind] = count + 1
             burst = self.bursts.get(kind)
-            if burst and burst.every > 0 and count % burst.every < burst.length:
+            if (
+                burst
+                and burst.every > 0
+                and count >= burst.start
+                and (count - burst.start) % burst.every < burst.length
+            ):
                 return True
             rate = self.rates.get(kind, 0.0)
             return rate > 0 and self._rng.random() < rate

@@ -178,7 +178,10 @@ def test_redis_limiter_lets_one_probe_through_a_stale_full_org(redis_client: red
 
 
 def test_an_unreachable_redis_means_wait_not_crash() -> None:
-    dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     limiter = RedisLimiter(dead, config())
     with pytest.raises(Throttled, match="unreachable"):
         limiter.acquire_marketo()

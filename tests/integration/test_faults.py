@@ -170,7 +170,10 @@ def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_
     salesforce_faults = FaultPlan.from_dict(
         {
             "rates": {"timeout": 0.03, "early_token_expiry": 0.05},
-            "bursts": {"http_500": {"every": 9, "length": 1}, "http_503": {"every": 11, "length": 1}},
+            "bursts": {
+                "http_500": {"every": 9, "length": 1, "start": 2},
+                "http_503": {"every": 11, "length": 1, "start": 3},
+            },
             "seed": 8,
             "timeout_seconds": 5,
         }
@@ -250,7 +253,7 @@ def test_two_beats_never_run_two_cycles_at_once(stack_factory: Any) -> None:
             )
         )
     try:
-        time.sleep(25)
+        time.sleep(14)  # each beat fires at start and again after 10 s
     finally:
         for beat in beats:
             beat.send_signal(signal.SIGTERM)
