@@ -20,8 +20,9 @@ TEST = "tests/integration/test_flower.py::test_tasks_page_in_headless_chromium"
 
 def main() -> int:
     env = {**os.environ, "MSI_FLOWER_SCREENSHOT": str(TARGET)}
-    finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST],
-                              cwd=REPO, env=env, check=False)
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST], cwd=REPO, env=env, check=False
+    )
     if finished.returncode != 0 or not TARGET.exists():
         print("no screenshot: the browser test did not pass", file=sys.stderr)
         return 1

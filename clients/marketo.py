@@ -92,7 +92,11 @@ OBJECT_PATHS = {
     "leads": "/rest/v1/leads",
 }
 ID_FIELDS = {
-    "salespersons": "id", "companies": "id", "leads": "id", "opportunities": "marketoGUID", "roles": "marketoGUID"
+    "salespersons": "id",
+    "companies": "id",
+    "leads": "id",
+    "opportunities": "marketoGUID",
+    "roles": "marketoGUID",
 }
 
 
@@ -178,8 +182,12 @@ class MarketoClient:
         """Upsert sales persons, companies, opportunities or roles; results matched by `seq`."""
         path = _object_path(obj, leads=False)
         _check_batch(records)
-        body = self._call("POST", f"{path}.json", json_body={"action": action, "dedupeBy": dedupe_by,
-                                                             "input": list(records)}, records=len(records))
+        body = self._call(
+            "POST",
+            f"{path}.json",
+            json_body={"action": action, "dedupeBy": dedupe_by, "input": list(records)},
+            records=len(records),
+        )
         return _by_seq(body, len(records), ID_FIELDS[obj])
 
     def sync_leads(
@@ -204,14 +212,16 @@ class MarketoClient:
         """Delete sales persons, companies, opportunities or roles by key (or idField)."""
         path = _object_path(obj, leads=False)
         _check_batch(keys)
-        body = self._call("POST", f"{path}/delete.json", json_body={"deleteBy": delete_by, "input": list(keys)},
-                          records=len(keys))
+        body = self._call(
+            "POST", f"{path}/delete.json", json_body={"deleteBy": delete_by, "input": list(keys)}, records=len(keys)
+        )
         return _by_seq(body, len(keys), ID_FIELDS[obj])
 
     def delete_leads(self, ids: Sequence[int]) -> list[RecordResult]:
         _check_batch(ids)
-        body = self._call("POST", "/rest/v1/leads/delete.json", json_body={"input": [{"id": i} for i in ids]},
-                          records=len(ids))
+        body = self._call(
+            "POST", "/rest/v1/leads/delete.json", json_body={"input": [{"id": i} for i in ids]}, records=len(ids)
+        )
         return _by_position(body, len(ids))
 
     def merge_leads(self, winner_id: int, loser_ids: Sequence[int]) -> None:
@@ -267,8 +277,13 @@ class MarketoClient:
             while True:
                 # Paging a compound query re-sends every input with the token (DEV/lead-database).
                 payload = {**request, **({"nextPageToken": token} if token else {})}
-                body = self._call("POST", "/rest/v1/opportunities/roles.json", params={"_method": "GET"},
-                                  json_body=payload, records=len(chunk))
+                body = self._call(
+                    "POST",
+                    "/rest/v1/opportunities/roles.json",
+                    params={"_method": "GET"},
+                    json_body=payload,
+                    records=len(chunk),
+                )
                 result = body.get("result") or []
                 yield from result
                 token = body.get("nextPageToken")
@@ -289,8 +304,11 @@ class MarketoClient:
     def paging_token(self, since: datetime) -> str:
         """A token for activities from `since` on (an aware datetime; naive means UTC)."""
         moment = since if since.tzinfo else since.replace(tzinfo=UTC)
-        body = self._call("GET", "/rest/v1/activities/pagingtoken.json",
-                          params={"sinceDatetime": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        body = self._call(
+            "GET",
+            "/rest/v1/activities/pagingtoken.json",
+            params={"sinceDatetime": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
         return str(body["nextPageToken"])
 
     def activities(
@@ -359,24 +377,43 @@ class MarketoClient:
             with self._limiter.marketo_call(self._purpose):
                 try:
                     response = self._session.request(
-                        method, self._base + path, params=params, data=data if data is not None else form,
-                        headers=headers, timeout=self._timeout,
+                        method,
+                        self._base + path,
+                        params=params,
+                        data=data if data is not None else form,
+                        headers=headers,
+                        timeout=self._timeout,
                     )
                 except requests.Timeout as exc:
                     status = "timeout"
-                    raise RetryLater(f"{method} {path} timed out after {self._timeout:g}s", system=SYSTEM,
-                                     code="timeout", retry_after=RETRY_AFTER["http"]) from exc
+                    raise RetryLater(
+                        f"{method} {path} timed out after {self._timeout:g}s",
+                        system=SYSTEM,
+                        code="timeout",
+                        retry_after=RETRY_AFTER["http"],
+                    ) from exc
                 except requests.RequestException as exc:
                     status = "connection-error"
-                    raise RetryLater(f"{method} {path} failed: {type(exc).__name__}", system=SYSTEM,
-                                     code="connection", retry_after=RETRY_AFTER["http"]) from exc
+                    raise RetryLater(
+                        f"{method} {path} failed: {type(exc).__name__}",
+                        system=SYSTEM,
+                        code="connection",
+                        retry_after=RETRY_AFTER["http"],
+                    ) from exc
             status = response.status_code
             body = _json_or_raise(response, method, path)
             code = _code(body)
             return body
         finally:
-            log.info("marketo %s %s -> %s code=%s %.0fms records=%d", method, path, status, code or "-",
-                     (time.monotonic() - started) * 1000, records)
+            log.info(
+                "marketo %s %s -> %s code=%s %.0fms records=%d",
+                method,
+                path,
+                status,
+                code or "-",
+                (time.monotonic() - started) * 1000,
+                records,
+            )
 
     # --- tokens --------------------------------------------------------------------------
     def _token(self, after_rejection: str | None = None) -> str:
@@ -410,25 +447,40 @@ class MarketoClient:
         except requests.RequestException:
             log.info("marketo GET /identity/oauth/token -> failed %.0fms", (time.monotonic() - started) * 1000)
             # The exception's text holds the URL, and the URL holds the secret: do not chain it.
-            raise RetryLater("Marketo Identity could not be reached", system=SYSTEM, code="connection",
-                             retry_after=RETRY_AFTER["http"]) from None
-        log.info("marketo GET /identity/oauth/token -> %s %.0fms", response.status_code,
-                 (time.monotonic() - started) * 1000)
+            raise RetryLater(
+                "Marketo Identity could not be reached",
+                system=SYSTEM,
+                code="connection",
+                retry_after=RETRY_AFTER["http"],
+            ) from None
+        log.info(
+            "marketo GET /identity/oauth/token -> %s %.0fms", response.status_code, (time.monotonic() - started) * 1000
+        )
         if response.status_code in (400, 401):
             raise AuthenticationFailed(
                 f"Marketo Identity refused the client credentials: {_oauth_error(response)}",
-                system=SYSTEM, code=str(response.status_code), http_status=response.status_code,
+                system=SYSTEM,
+                code=str(response.status_code),
+                http_status=response.status_code,
             )
         if response.status_code != 200:
-            raise RetryLater(f"Marketo Identity answered HTTP {response.status_code}", system=SYSTEM,
-                             code=str(response.status_code), http_status=response.status_code,
-                             retry_after=RETRY_AFTER["http"])
+            raise RetryLater(
+                f"Marketo Identity answered HTTP {response.status_code}",
+                system=SYSTEM,
+                code=str(response.status_code),
+                http_status=response.status_code,
+                retry_after=RETRY_AFTER["http"],
+            )
         try:
             body = response.json()
             token, expires_in = str(body["access_token"]), float(body["expires_in"])
         except (ValueError, KeyError, TypeError):
-            raise RetryLater("Marketo Identity answered without a token", system=SYSTEM, code="identity",
-                             retry_after=RETRY_AFTER["http"]) from None
+            raise RetryLater(
+                "Marketo Identity answered without a token",
+                system=SYSTEM,
+                code="identity",
+                retry_after=RETRY_AFTER["http"],
+            ) from None
         if expires_in <= REFRESH_MARGIN:
             # Identity hands out the same dying token until it expires; remember that we asked.
             self._identity_answered = (token, time.monotonic())
@@ -468,18 +520,29 @@ def _oauth_error(response: requests.Response) -> str:
 def _json_or_raise(response: requests.Response, method: str, path: str) -> dict[str, Any]:
     status = response.status_code
     if status in (413, 414):
-        raise RequestRejected(f"{method} {path}: HTTP {status} (request too large)", system=SYSTEM,
-                              code=str(status), http_status=status)
+        raise RequestRejected(
+            f"{method} {path}: HTTP {status} (request too large)", system=SYSTEM, code=str(status), http_status=status
+        )
     if status >= 500:
-        raise RetryLater(f"{method} {path}: HTTP {status}", system=SYSTEM, code=str(status), http_status=status,
-                         retry_after=RETRY_AFTER.get(str(status), RETRY_AFTER["http"]))
+        raise RetryLater(
+            f"{method} {path}: HTTP {status}",
+            system=SYSTEM,
+            code=str(status),
+            http_status=status,
+            retry_after=RETRY_AFTER.get(str(status), RETRY_AFTER["http"]),
+        )
     if status != 200:
         raise RequestRejected(f"{method} {path}: HTTP {status}", system=SYSTEM, code=str(status), http_status=status)
     try:
         body = response.json()
     except ValueError:
-        raise RetryLater(f"{method} {path}: the answer was not JSON", system=SYSTEM, code="not-json",
-                         http_status=status, retry_after=RETRY_AFTER["http"]) from None
+        raise RetryLater(
+            f"{method} {path}: the answer was not JSON",
+            system=SYSTEM,
+            code="not-json",
+            http_status=status,
+            retry_after=RETRY_AFTER["http"],
+        ) from None
     if not isinstance(body, dict):
         raise RetryLater(f"{method} {path}: unexpected answer", system=SYSTEM, code="not-json", http_status=status)
     return body
@@ -514,8 +577,12 @@ def _reasons(item: Mapping[str, Any]) -> tuple[Reason, ...]:
 
 def _result(index: int, item: Mapping[str, Any], id_field: str) -> RecordResult:
     marketo_id = item.get(id_field)
-    return RecordResult(index=index, status=str(item.get("status", "skipped")),
-                        marketo_id=None if marketo_id is None else str(marketo_id), reasons=_reasons(item))
+    return RecordResult(
+        index=index,
+        status=str(item.get("status", "skipped")),
+        marketo_id=None if marketo_id is None else str(marketo_id),
+        reasons=_reasons(item),
+    )
 
 
 def _mismatch(what: str) -> ApiError:

@@ -119,8 +119,13 @@ class _ApiSession(requests.Session):
             send = self._transport.request if self._transport is not None else super().request
             response = send(method, url, *args, **kwargs)
         except requests.RequestException as error:
-            log.info("salesforce %s %s failed (%s) %.0fms", verb, path, type(error).__name__,
-                     (time.monotonic() - started) * 1000)
+            log.info(
+                "salesforce %s %s failed (%s) %.0fms",
+                verb,
+                path,
+                type(error).__name__,
+                (time.monotonic() - started) * 1000,
+            )
             raise
         log.info("salesforce %s %s %s %.0fms", verb, path, response.status_code, (time.monotonic() - started) * 1000)
         usage = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
@@ -216,20 +221,37 @@ class SalesforceClient:
             raise RetryLater(f"token request failed: {type(error).__name__}", system=SYSTEM) from error
         body = _json_or_none(response)
         if response.status_code >= 500:
-            raise RetryLater("token endpoint unavailable", system=SYSTEM, code=str(response.status_code),
-                             http_status=response.status_code)
+            raise RetryLater(
+                "token endpoint unavailable",
+                system=SYSTEM,
+                code=str(response.status_code),
+                http_status=response.status_code,
+            )
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
             code = str(body.get("error")) if isinstance(body, dict) else str(response.status_code)
             described = str(body.get("error_description", "")) if isinstance(body, dict) else ""
-            raise AuthenticationFailed(f"Salesforce refused the credentials: {code} {described}".strip(),
-                                       system=SYSTEM, code=code, http_status=response.status_code)
+            raise AuthenticationFailed(
+                f"Salesforce refused the credentials: {code} {described}".strip(),
+                system=SYSTEM,
+                code=code,
+                http_status=response.status_code,
+            )
         self._identity = _identity_from(body)
-        self._sf = Salesforce(instance_url=self._identity.instance_url, session_id=str(body["access_token"]),
-                              version=self._api_version, session=self._session, object_pairs_hook=dict)
+        self._sf = Salesforce(
+            instance_url=self._identity.instance_url,
+            session_id=str(body["access_token"]),
+            version=self._api_version,
+            session=self._session,
+            object_pairs_hook=dict,
+        )
 
     def _assertion(self) -> str:
-        claims = {"iss": self._client_id, "sub": self._username, "aud": self._login_url,
-                  "exp": int(time.time()) + JWT_LIFETIME_SECONDS}
+        claims = {
+            "iss": self._client_id,
+            "sub": self._username,
+            "aud": self._login_url,
+            "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
+        }
         return jwt.encode(claims, self._private_key or "", algorithm="RS256")
 
     def identity(self) -> Identity:
@@ -293,11 +315,11 @@ class SalesforceClient:
         payload = [_outgoing(record) for record in records]
         body = {"allOrNone": False, "records": payload}
         headers = {"Sforce-Auto-Assign": "FALSE"}
-        results = self._call("update", lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body,
-                                                             headers=headers))
+        results = self._call(
+            "update", lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body, headers=headers)
+        )
         if not isinstance(results, list) or len(results) != len(payload):
-            raise RetryLater("update: the answer does not match the records sent", system=SYSTEM,
-                             code="bad_response")
+            raise RetryLater("update: the answer does not match the records sent", system=SYSTEM, code="bad_response")
         return [_save_result(sent["id"], result) for sent, result in zip(payload, results, strict=True)]
 
 
@@ -311,8 +333,9 @@ def _translate(error: SalesforceError, what: str) -> ApiError:
     if isinstance(error, SalesforceExpiredSession):
         return SessionExpired(f"{what}: the session stayed invalid after re-authenticating", **common)
     if isinstance(error, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
-        return BudgetExhausted(f"{what}: the org's daily API limit is exceeded", retry_after=LIMIT_RETRY_SECONDS,
-                               **common)
+        return BudgetExhausted(
+            f"{what}: the org's daily API limit is exceeded", retry_after=LIMIT_RETRY_SECONDS, **common
+        )
     if status >= 500 or status in (408, 429):
         return RetryLater(message, **common)
     # INVALID_QUERY_LOCATOR lands here: re-sending the same cursor cannot help; the caller
@@ -411,5 +434,8 @@ def _save_result(sent_id: str, result: Any) -> SaveResult:
     )
     # Salesforce leaves out the id of a record it did not update; the input order tells us which.
     returned = result.get("id")
-    return SaveResult(id=sfids.to_18(str(returned)) if sfids.is_valid(returned) else sent_id,
-                      success=bool(result.get("success")), errors=errors)
+    return SaveResult(
+        id=sfids.to_18(str(returned)) if sfids.is_valid(returned) else sent_id,
+        success=bool(result.get("success")),
+        errors=errors,
+    )

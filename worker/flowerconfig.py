@@ -16,8 +16,9 @@ tasks_columns = "name,state,result,received,runtime,retries,worker"
 _HIDDEN = "[hidden]"
 # Keys whose text values are our own vocabulary: step names ("leads:upsert"), object types,
 # Salesforce object names ("Contact"), statuses ("waiting-for-budget"), triggers.
-_WORD_KEYS = frozenset({"step", "object_type", "objects", "sobject", "sobjects", "status", "trigger", "kind",
-                        "purpose"})
+_WORD_KEYS = frozenset(
+    {"step", "object_type", "objects", "sobject", "sobjects", "status", "trigger", "kind", "purpose"}
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,40}(:[a-z_]{1,40})?")
 _EMAIL = re.compile(r"[^\s@'\"<>()\[\]{},;:]+@[^\s@'\"<>()\[\]{},;:]+\.[A-Za-z]{2,}")
 _IDS_IN_NAME = re.compile(r" (?:run|chunk) \d+")

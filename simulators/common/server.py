@@ -53,9 +53,7 @@ class SimServer:
         return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> SimServer:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sim-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{self.port}", daemon=True)
         self._thread.start()
         return self
 

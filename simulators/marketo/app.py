@@ -61,8 +61,14 @@ class MarketoApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         started = time.time()
-        entry: dict[str, Any] = {"operation": "unknown", "obj": None, "records": 0, "error_code": None,
-                                 "record_codes": {}, "detail": {}}
+        entry: dict[str, Any] = {
+            "operation": "unknown",
+            "obj": None,
+            "records": 0,
+            "error_code": None,
+            "record_codes": {},
+            "detail": {},
+        }
         if request.path.startswith("/_sim/"):
             response = control.handle(self.ctx, request)
             return response(environ, start_response)
@@ -73,8 +79,12 @@ class MarketoApp:
         else:
             response = html_response(404, "Not Found")
         self.ctx.log.append(
-            started=started, ended=time.time(), method=request.method, path=request.path,
-            http_status=response.status_code, **entry,
+            started=started,
+            ended=time.time(),
+            method=request.method,
+            path=request.path,
+            http_status=response.status_code,
+            **entry,
         )
         return response(environ, start_response)
 
@@ -85,8 +95,9 @@ class MarketoApp:
             return html_response(405, "Method Not Allowed")
         params = {**request.args.to_dict(), **(request.form.to_dict() if request.method == "POST" else {})}
         try:
-            body = self.ctx.identity.token_for(params.get("client_id"), params.get("client_secret"),
-                                               params.get("grant_type"))
+            body = self.ctx.identity.token_for(
+                params.get("client_id"), params.get("client_secret"), params.get("grant_type")
+            )
         except IdentityError as error:
             entry["error_code"] = error.body.get("error")
             return json_response(error.body, error.status)

@@ -67,9 +67,7 @@ class Identity:
             # Decision: OAuth's own answer for a wrong grant type (Marketo's is not documented).
             raise IdentityError(400, {"error": "unsupported_grant_type", "error_description": "Unsupported grant type"})
         if client_id != self._config.client_id:
-            raise IdentityError(
-                401, {"error": "unauthorized", "error_description": "No client with requested id"}
-            )
+            raise IdentityError(401, {"error": "unauthorized", "error_description": "No client with requested id"})
         if client_secret != self._config.client_secret:
             raise IdentityError(401, {"error": "invalid_client", "error_description": "Bad client credentials"})
         now = time.time()

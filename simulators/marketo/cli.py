@@ -49,9 +49,20 @@ def command(
     except (ValueError, TypeError) as error:
         raise click.BadParameter(f"not a fault plan: {error}", param_hint="--faults") from None
     sim = MarketoSimulator(
-        seed, size, client_id=client_id, client_secret=client_secret, daily_quota=daily_quota,
-        time_scale=time_scale, latency_per_call=latency_per_call, latency_per_record=latency_per_record,
-        msi_epoch_seconds=msi_epoch_seconds, tls=tls, tls_dir=tls_dir, host=host, port=port, faults=faults,
+        seed,
+        size,
+        client_id=client_id,
+        client_secret=client_secret,
+        daily_quota=daily_quota,
+        time_scale=time_scale,
+        latency_per_call=latency_per_call,
+        latency_per_record=latency_per_record,
+        msi_epoch_seconds=msi_epoch_seconds,
+        tls=tls,
+        tls_dir=tls_dir,
+        host=host,
+        port=port,
+        faults=faults,
     ).start()
     click.echo(f"Marketo simulator at {sim.url}")
     if sim.ca_bundle:

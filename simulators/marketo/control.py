@@ -1,12 +1,12 @@
 """The ``/_sim/`` control API: request log, faults, state, records, reset, MSI epochs, config.
 
-    GET  /_sim/requests?since=N        {"requests": [...], "last_seq": N}
-    GET  /_sim/faults | PUT            FaultPlan as a dict (rates, bursts, seed, timeout_seconds)
-    GET  /_sim/state                   record counts, limits, tokens, MSI epoch
-    GET  /_sim/records/{obj}?offset=&limit=   {"records": [...], "total": N, "next_offset": M|null}
-    POST /_sim/reset                   back to the seeded start (data, counters, log, faults; tokens stay)
-    POST /_sim/msi/advance             {"epochs": n} -> what changed
-    GET  /_sim/config | PUT            time scale, latency, limits, quota (partial updates)
+GET  /_sim/requests?since=N        {"requests": [...], "last_seq": N}
+GET  /_sim/faults | PUT            FaultPlan as a dict (rates, bursts, seed, timeout_seconds)
+GET  /_sim/state                   record counts, limits, tokens, MSI epoch
+GET  /_sim/records/{obj}?offset=&limit=   {"records": [...], "total": N, "next_offset": M|null}
+POST /_sim/reset                   back to the seeded start (data, counters, log, faults; tokens stay)
+POST /_sim/msi/advance             {"epochs": n} -> what changed
+GET  /_sim/config | PUT            time scale, latency, limits, quota (partial updates)
 """
 
 from __future__ import annotations

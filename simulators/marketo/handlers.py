@@ -181,7 +181,10 @@ def _get(call: Call, inputs: list[Any] | None) -> Outcome:
 
 def get_lead_by_id(call: Call) -> Outcome:
     rows, _, _ = queries.query(
-        call.ctx.store, "leads", filter_type="id", values=[call.path_params["lead_id"]],
+        call.ctx.store,
+        "leads",
+        filter_type="id",
+        values=[call.path_params["lead_id"]],
         fields=queries.split_list(call.param("fields")),
     )
     return Outcome(success(rows), 1)
@@ -201,16 +204,26 @@ def describe_leads2(call: Call) -> Outcome:
 
 def usage(call: Call) -> Outcome:
     day, users = call.ctx.limits.usage()
-    result = [{"date": _today(day), "total": sum(users.values()),
-               "users": [{"userId": user, "count": count} for user, count in sorted(users.items())]}]
+    result = [
+        {
+            "date": _today(day),
+            "total": sum(users.values()),
+            "users": [{"userId": user, "count": count} for user, count in sorted(users.items())],
+        }
+    ]
     return Outcome(success(result))
 
 
 def error_stats(call: Call) -> Outcome:
     day, _ = call.ctx.limits.usage()
     counts = call.ctx.limits.errors()
-    result = [{"date": _today(day), "total": sum(counts.values()),
-               "errors": [{"errorCode": code, "count": n} for code, n in sorted(counts.items())]}]
+    result = [
+        {
+            "date": _today(day),
+            "total": sum(counts.values()),
+            "errors": [{"errorCode": code, "count": n} for code, n in sorted(counts.items())],
+        }
+    ]
     return Outcome(success(result))
 
 

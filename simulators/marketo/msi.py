@@ -34,36 +34,83 @@ INTERESTING_MOMENT = 46
 CHANGE_SCORE = 22
 
 ACTIVITY_TYPES: list[dict[str, Any]] = [
-    {"id": 1, "name": "Visit Webpage", "description": "User visits a web page",
-     "primaryAttribute": {"name": "Webpage ID", "dataType": "integer"},
-     "attributes": [{"name": "Client IP Address", "dataType": "string"},
-                    {"name": "Webpage URL", "dataType": "string"}]},
-    {"id": 2, "name": "Fill Out Form", "description": "User fills out and submits form on web page",
-     "primaryAttribute": {"name": "Webform ID", "dataType": "integer"},
-     "attributes": [{"name": "Form Fields", "dataType": "text"}, {"name": "Referrer URL", "dataType": "string"}]},
-    {"id": 12, "name": "New Lead", "description": "New person",
-     "primaryAttribute": {"name": "Lead ID", "dataType": "integer"},
-     "attributes": [{"name": "Source Type", "dataType": "string"}]},
-    {"id": 13, "name": "Change Data Value", "description": "Changed attribute value for a person",
-     "primaryAttribute": {"name": "Attribute Name", "dataType": "integer"},
-     "attributes": [{"name": "New Value", "dataType": "string"}, {"name": "Old Value", "dataType": "string"},
-                    {"name": "Reason", "dataType": "string"}, {"name": "Source", "dataType": "string"}]},
-    {"id": CHANGE_SCORE, "name": "Change Score", "description": "Changed score value for a person",
-     "primaryAttribute": {"name": "Score Name", "dataType": "string"},
-     "attributes": [{"name": "Change Value", "dataType": "string"}, {"name": "New Value", "dataType": "integer"},
-                    {"name": "Old Value", "dataType": "integer"}, {"name": "Reason", "dataType": "string"},
-                    {"name": "Priority", "dataType": "integer"}, {"name": "Relative Score", "dataType": "integer"},
-                    {"name": "Relative Urgency", "dataType": "integer"}, {"name": "Urgency", "dataType": "float"}]},
-    {"id": 32, "name": "Merge Leads", "description": "Merge two or more person records",
-     "primaryAttribute": {"name": "Lead ID", "dataType": "integer"},
-     "attributes": [{"name": "Merge IDs", "dataType": "string"}]},
-    {"id": 37, "name": "Delete Lead", "description": "Delete a person",
-     "primaryAttribute": {"name": "Lead ID", "dataType": "integer"},
-     "attributes": [{"name": "Lead Name", "dataType": "string"}]},
-    {"id": INTERESTING_MOMENT, "name": "Interesting Moment", "description": "Interesting moment for a person",
-     "primaryAttribute": {"name": "Type", "dataType": "string"},
-     "attributes": [{"name": "Description", "dataType": "string"}, {"name": "Source", "dataType": "string"},
-                    {"name": "Date", "dataType": "datetime"}]},
+    {
+        "id": 1,
+        "name": "Visit Webpage",
+        "description": "User visits a web page",
+        "primaryAttribute": {"name": "Webpage ID", "dataType": "integer"},
+        "attributes": [
+            {"name": "Client IP Address", "dataType": "string"},
+            {"name": "Webpage URL", "dataType": "string"},
+        ],
+    },
+    {
+        "id": 2,
+        "name": "Fill Out Form",
+        "description": "User fills out and submits form on web page",
+        "primaryAttribute": {"name": "Webform ID", "dataType": "integer"},
+        "attributes": [{"name": "Form Fields", "dataType": "text"}, {"name": "Referrer URL", "dataType": "string"}],
+    },
+    {
+        "id": 12,
+        "name": "New Lead",
+        "description": "New person",
+        "primaryAttribute": {"name": "Lead ID", "dataType": "integer"},
+        "attributes": [{"name": "Source Type", "dataType": "string"}],
+    },
+    {
+        "id": 13,
+        "name": "Change Data Value",
+        "description": "Changed attribute value for a person",
+        "primaryAttribute": {"name": "Attribute Name", "dataType": "integer"},
+        "attributes": [
+            {"name": "New Value", "dataType": "string"},
+            {"name": "Old Value", "dataType": "string"},
+            {"name": "Reason", "dataType": "string"},
+            {"name": "Source", "dataType": "string"},
+        ],
+    },
+    {
+        "id": CHANGE_SCORE,
+        "name": "Change Score",
+        "description": "Changed score value for a person",
+        "primaryAttribute": {"name": "Score Name", "dataType": "string"},
+        "attributes": [
+            {"name": "Change Value", "dataType": "string"},
+            {"name": "New Value", "dataType": "integer"},
+            {"name": "Old Value", "dataType": "integer"},
+            {"name": "Reason", "dataType": "string"},
+            {"name": "Priority", "dataType": "integer"},
+            {"name": "Relative Score", "dataType": "integer"},
+            {"name": "Relative Urgency", "dataType": "integer"},
+            {"name": "Urgency", "dataType": "float"},
+        ],
+    },
+    {
+        "id": 32,
+        "name": "Merge Leads",
+        "description": "Merge two or more person records",
+        "primaryAttribute": {"name": "Lead ID", "dataType": "integer"},
+        "attributes": [{"name": "Merge IDs", "dataType": "string"}],
+    },
+    {
+        "id": 37,
+        "name": "Delete Lead",
+        "description": "Delete a person",
+        "primaryAttribute": {"name": "Lead ID", "dataType": "integer"},
+        "attributes": [{"name": "Lead Name", "dataType": "string"}],
+    },
+    {
+        "id": INTERESTING_MOMENT,
+        "name": "Interesting Moment",
+        "description": "Interesting moment for a person",
+        "primaryAttribute": {"name": "Type", "dataType": "string"},
+        "attributes": [
+            {"name": "Description", "dataType": "string"},
+            {"name": "Source", "dataType": "string"},
+            {"name": "Date", "dataType": "datetime"},
+        ],
+    },
 ]
 
 MOMENTS = (
@@ -98,15 +145,17 @@ class ActivityLog:
             number, guid, lead_id, type_id, primary, attributes = self._rows[position]
             position += 1
             if type_id in type_ids and (lead_ids is None or lead_id in lead_ids):
-                out.append({
-                    "id": number,
-                    "marketoGUID": guid,
-                    "leadId": lead_id,
-                    "activityDate": now_iso(self._at[position - 1]),
-                    "activityTypeId": type_id,
-                    "primaryAttributeValue": primary,
-                    "attributes": attributes,
-                })
+                out.append(
+                    {
+                        "id": number,
+                        "marketoGUID": guid,
+                        "leadId": lead_id,
+                        "activityDate": now_iso(self._at[position - 1]),
+                        "activityTypeId": type_id,
+                        "primaryAttributeValue": primary,
+                        "attributes": attributes,
+                    }
+                )
         return out, position
 
     def __len__(self) -> int:
@@ -156,12 +205,14 @@ class MsiEngine:
         now = time.time()
         description = template.format(rng.choice(subjects))
         source = rng.choice(("Email", "Web", "Program", "Campaign"))
-        lead.update({
-            "msiLastInterestingMomentType": kind,
-            "msiLastInterestingMomentDate": now_iso(now),
-            "msiLastInterestingMomentDesc": description,
-            "msiLastInterestingMomentSource": source,
-        })
+        lead.update(
+            {
+                "msiLastInterestingMomentType": kind,
+                "msiLastInterestingMomentDate": now_iso(now),
+                "msiLastInterestingMomentDesc": description,
+                "msiLastInterestingMomentSource": source,
+            }
+        )
         attributes = [
             {"name": "Description", "value": description},
             {"name": "Source", "value": source},

@@ -231,9 +231,7 @@ LEADS = ObjectType(
     default_query_fields=("id", "email", "updatedAt", "createdAt", "firstName", "lastName"),
 )
 
-OBJECTS: dict[str, ObjectType] = {
-    t.name: t for t in (SALES_PERSONS, COMPANIES, OPPORTUNITIES, ROLES, LEADS)
-}
+OBJECTS: dict[str, ObjectType] = {t.name: t for t in (SALES_PERSONS, COMPANIES, OPPORTUNITIES, ROLES, LEADS)}
 
 
 def lead_describe() -> list[dict[str, object]]:
@@ -254,7 +252,5 @@ def lead_describe2() -> dict[str, object]:
     return {
         "name": LEADS.api_name,
         "searchableFields": [list(group) for group in LEADS.searchable],
-        "fields": [
-            {**_describe_field(f), "crmManaged": False} for f in LEADS.fields
-        ],
+        "fields": [{**_describe_field(f), "crmManaged": False} for f in LEADS.fields],
     }

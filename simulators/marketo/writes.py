@@ -181,8 +181,13 @@ def _apply_one(store: Store, otype: ObjectType, action: str, planned: Planned) -
                 raise _Skip("1013", "Record not found")
         else:
             assert planned.key is not None
-            target = _resolve(action, planned.seen, table.matches(planned.key), ("1013", "Record not found"),
-                              ("1017", "Object already exists"))
+            target = _resolve(
+                action,
+                planned.seen,
+                table.matches(planned.key),
+                ("1013", "Record not found"),
+                ("1017", "Object already exists"),
+            )
         if target is None:
             return _create(table, otype, planned.values)
         return _update(table.records[target], otype, planned.values)
@@ -324,8 +329,14 @@ def _apply_lead(store: Store, action: str, planned: Planned, created_here: dict[
         if target is None:
             lead_id = leads.new_id()
             stamp = now_iso()
-            leads.insert({"id": lead_id, "createdAt": stamp, "updatedAt": stamp,
-                          **{k: v for k, v in planned.values.items() if v is not None}})
+            leads.insert(
+                {
+                    "id": lead_id,
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                    **{k: v for k, v in planned.values.items() if v is not None},
+                }
+            )
             if planned.key is not None:
                 created_here[planned.key] = lead_id
             return {"id": lead_id, "status": "created"}
@@ -458,8 +469,9 @@ def merge_leads(store: Store, winner_id: int, loser_ids: list[int]) -> None:
             _repoint_roles(store, loser_id, winner_id)
         winner["updatedAt"] = now_iso()
         leads.reindex(winner, before)
-        store.activities.add(winner_id, 32, str(winner_id),
-                             [{"name": "Merge IDs", "value": ",".join(map(str, loser_ids))}], time.time())
+        store.activities.add(
+            winner_id, 32, str(winner_id), [{"name": "Merge IDs", "value": ",".join(map(str, loser_ids))}], time.time()
+        )
 
 
 def _repoint_roles(store: Store, loser_id: int, winner_id: int) -> None:

@@ -40,14 +40,23 @@ _DATA = re.compile(r"^/services/data/v(\d{2,3}\.\d)(/.*)?$")
 _BEARER = re.compile(r"^\s*(?:bearer|oauth)\s+(\S+)\s*$", re.IGNORECASE)
 _CURSOR = re.compile(r"^/(query|queryAll)/(01g[A-Za-z0-9]{15})-(\d+)/?$")
 VERSIONS = (
-    ("Winter '24", "59.0"), ("Spring '24", "60.0"), ("Summer '24", "61.0"), ("Winter '25", "62.0"),
-    ("Spring '25", "63.0"), ("Summer '25", "64.0"), ("Winter '26", "65.0"),
+    ("Winter '24", "59.0"),
+    ("Spring '24", "60.0"),
+    ("Summer '24", "61.0"),
+    ("Winter '25", "62.0"),
+    ("Spring '25", "63.0"),
+    ("Summer '25", "64.0"),
+    ("Winter '26", "65.0"),
 )
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status=status,
-                    mimetype="application/json", headers={"Content-Type": "application/json;charset=UTF-8"})
+    return Response(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers={"Content-Type": "application/json;charset=UTF-8"},
+    )
 
 
 def api_error(status: int, code: str, message: str) -> Response:
@@ -146,10 +155,19 @@ class SalesforceApp:
         started = time.time()
         entry = Entry()
         response = self.route(request, entry)
-        self.log.append(started=started, ended=time.time(), method=request.method, path=request.path,
-                        operation=entry.operation, obj=entry.obj, records=entry.records,
-                        http_status=response.status_code, error_code=entry.error_code,
-                        record_codes=entry.record_codes, detail=entry.detail)
+        self.log.append(
+            started=started,
+            ended=time.time(),
+            method=request.method,
+            path=request.path,
+            operation=entry.operation,
+            obj=entry.obj,
+            records=entry.records,
+            http_status=response.status_code,
+            error_code=entry.error_code,
+            record_codes=entry.record_codes,
+            detail=entry.detail,
+        )
         return response(environ, start_response)
 
     def route(self, request: Request, entry: Entry) -> Response:
@@ -159,8 +177,9 @@ class SalesforceApp:
             return self.token(request, entry)
         if path in ("/services/data", "/services/data/"):
             entry.operation = "versions"
-            return json_response([{"label": label, "url": f"/services/data/v{v}", "version": v}
-                                  for label, v in VERSIONS])
+            return json_response(
+                [{"label": label, "url": f"/services/data/v{v}", "version": v} for label, v in VERSIONS]
+            )
         match = _DATA.match(path)
         if match:
             return self.data(request, match.group(1), match.group(2) or "/", entry)
@@ -217,8 +236,12 @@ class SalesforceApp:
             time.sleep(faults.timeout_seconds)
         if faults.fires("http_500"):
             entry.error_code = "UNKNOWN_EXCEPTION"
-            return api_error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId "
-                                                       "if you contact support: 1234567890-12345 (-1234567890)")
+            return api_error(
+                500,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please include this ErrorId "
+                "if you contact support: 1234567890-12345 (-1234567890)",
+            )
         if faults.fires("http_503"):
             entry.error_code = "SERVER_UNAVAILABLE"
             return api_error(503, "SERVER_UNAVAILABLE", "Server too busy")
@@ -238,9 +261,15 @@ class SalesforceApp:
                 return self.limits(call)
             parts = rest.strip("/").split("/")
             if method == "GET" and parts == ["sobjects"]:
-                return json_response({"encoding": "UTF-8", "maxBatchSize": 200,
-                                      "sobjects": [{"name": n, "keyPrefix": o.key_prefix, "queryable": True}
-                                                   for n, o in schema.OBJECTS.items()]})
+                return json_response(
+                    {
+                        "encoding": "UTF-8",
+                        "maxBatchSize": 200,
+                        "sobjects": [
+                            {"name": n, "keyPrefix": o.key_prefix, "queryable": True} for n, o in schema.OBJECTS.items()
+                        ],
+                    }
+                )
             if method == "GET" and len(parts) == 3 and parts[0] == "sobjects" and parts[2] == "describe":
                 return self.describe(call, parts[1])
             if method == "GET" and len(parts) == 3 and parts[0] == "sobjects":
@@ -296,15 +325,23 @@ class SalesforceApp:
         records = body.get("records") if isinstance(body, dict) else None
         if isinstance(records, list):
             entry.records = len(records)
-            types = {r.get("attributes", {}).get("type") for r in records if isinstance(r, dict)
-                     and isinstance(r.get("attributes"), dict)}
+            types = {
+                r.get("attributes", {}).get("type")
+                for r in records
+                if isinstance(r, dict) and isinstance(r.get("attributes"), dict)
+            }
             entry.obj = types.pop() if len(types) == 1 else ("mixed" if types else None)
         # Salesforce runs Lead assignment rules on REST updates unless told FALSE.
         auto_assign = call.request.headers.get("Sforce-Auto-Assign", "TRUE").strip().lower() != "false"
         entry.detail = {"auto_assign": auto_assign, "allOrNone": bool(isinstance(body, dict) and body.get("allOrNone"))}
         try:
-            outcome = update_collection(self.org, body, user_id=call.user_id, auto_assign=auto_assign,
-                                        lock_fault=lambda: self.faults.fires("unable_to_lock_row"))
+            outcome = update_collection(
+                self.org,
+                body,
+                user_id=call.user_id,
+                auto_assign=auto_assign,
+                lock_fault=lambda: self.faults.fires("unable_to_lock_row"),
+            )
         except RequestError as error:
             entry.error_code = error.code
             return api_error(400, error.code, error.message)
@@ -315,19 +352,21 @@ class SalesforceApp:
 
     def limits(self, call: Call) -> Response:
         used, limit = self.usage.used, self.usage.limit
-        return json_response({
-            "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},
-            "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-            "DailyStreamingApiEvents": {"Max": 1000000, "Remaining": 1000000},
-            "DataStorageMB": {"Max": 5120, "Remaining": 4900},
-            "FileStorageMB": {"Max": 20480, "Remaining": 20400},
-            "SingleEmail": {"Max": 5000, "Remaining": 5000},
-            "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
-            "HourlyTimeBasedWorkflow": {"Max": 1000, "Remaining": 1000},
-        })
+        return json_response(
+            {
+                "DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},
+                "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
+                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+                "DailyStreamingApiEvents": {"Max": 1000000, "Remaining": 1000000},
+                "DataStorageMB": {"Max": 5120, "Remaining": 4900},
+                "FileStorageMB": {"Max": 20480, "Remaining": 20400},
+                "SingleEmail": {"Max": 5000, "Remaining": 5000},
+                "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
+                "HourlyTimeBasedWorkflow": {"Max": 1000, "Remaining": 1000},
+            }
+        )
 
     def describe(self, call: Call, name: str) -> Response:
         sobject = schema.sobject(name)
@@ -346,8 +385,9 @@ class SalesforceApp:
             return api_error(404, "NOT_FOUND", "The requested resource does not exist")
         if not sfids.is_valid(record_id) or sfids.to_18(record_id)[:3] != sobject.key_prefix:
             call.entry.error_code = "NOT_FOUND"
-            return api_error(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: "
-                                               f"{record_id}")
+            return api_error(
+                404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {record_id}"
+            )
         with self.org.lock:
             found = self.org.locate(record_id)
             if found is None:

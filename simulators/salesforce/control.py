@@ -1,13 +1,13 @@
 """The /_sim/ control API (no auth: it is a simulator), for tests, benchmarks and the CLI.
 
-    GET  /_sim/requests?since=N              {"requests": [...], "last_seq": N}
-    GET  /_sim/faults | PUT /_sim/faults     the FaultPlan as a dict (rates, bursts, seed, timeout_seconds)
-    GET  /_sim/state                         counts per object, API usage, ids tests need
-    GET  /_sim/records/{Obj}?offset=&limit=  {"records": [...], "total": N, "next_offset": M | null}
-    POST /_sim/mutate                        {"seed", "n"} or {"operations": [...]} -> what was done
-    POST /_sim/usage/reset                   the daily allocation starts again
-    POST /_sim/tokens/revoke                 every access token becomes invalid
-    POST /_sim/cursors/expire                every query locator becomes invalid
+GET  /_sim/requests?since=N              {"requests": [...], "last_seq": N}
+GET  /_sim/faults | PUT /_sim/faults     the FaultPlan as a dict (rates, bursts, seed, timeout_seconds)
+GET  /_sim/state                         counts per object, API usage, ids tests need
+GET  /_sim/records/{Obj}?offset=&limit=  {"records": [...], "total": N, "next_offset": M | null}
+POST /_sim/mutate                        {"seed", "n"} or {"operations": [...]} -> what was done
+POST /_sim/usage/reset                   the daily allocation starts again
+POST /_sim/tokens/revoke                 every access token becomes invalid
+POST /_sim/cursors/expire                every query locator becomes invalid
 """
 
 from __future__ import annotations

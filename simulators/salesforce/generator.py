@@ -51,21 +51,60 @@ COMPANY_NOUNS = _words(
 )
 COMPANY_SUFFIXES = ("Inc", "LLC", "Ltd", "GmbH", "Corp", "Group", "Co", "SA", "AG", "PLC")
 TITLES = (
-    "CEO", "CFO", "CTO", "VP Sales", "VP Marketing", "Director of IT", "Marketing Manager", "Sales Manager",
-    "Procurement Lead", "Operations Manager", "Software Engineer", "Analyst", "Consultant", "Buyer", None,
+    "CEO",
+    "CFO",
+    "CTO",
+    "VP Sales",
+    "VP Marketing",
+    "Director of IT",
+    "Marketing Manager",
+    "Sales Manager",
+    "Procurement Lead",
+    "Operations Manager",
+    "Software Engineer",
+    "Analyst",
+    "Consultant",
+    "Buyer",
+    None,
 )
 INDUSTRIES = (
-    "Agriculture", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction", "Consulting",
-    "Education", "Electronics", "Energy", "Engineering", "Finance", "Healthcare", "Insurance", "Manufacturing",
-    "Media", "Retail", "Technology", "Transportation", None,
+    "Agriculture",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Finance",
+    "Healthcare",
+    "Insurance",
+    "Manufacturing",
+    "Media",
+    "Retail",
+    "Technology",
+    "Transportation",
+    None,
 )
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Trade Show", "Word of mouth", None)
 CITIES = (
-    ("San Francisco", "CA", "94105", "USA"), ("New York", "NY", "10001", "USA"), ("Chicago", "IL", "60601", "USA"),
-    ("Austin", "TX", "73301", "USA"), ("Seattle", "WA", "98101", "USA"), ("Boston", "MA", "02108", "USA"),
-    ("London", None, "EC1A 1BB", "United Kingdom"), ("Berlin", None, "10115", "Germany"),
-    ("Paris", None, "75001", "France"), ("Toronto", "ON", "M5H 2N2", "Canada"), ("Sydney", "NSW", "2000", "Australia"),
-    ("Tokyo", None, "100-0001", "Japan"), ("Munich", "BY", "80331", "Germany"), ("Dublin", None, "D02", "Ireland"),
+    ("San Francisco", "CA", "94105", "USA"),
+    ("New York", "NY", "10001", "USA"),
+    ("Chicago", "IL", "60601", "USA"),
+    ("Austin", "TX", "73301", "USA"),
+    ("Seattle", "WA", "98101", "USA"),
+    ("Boston", "MA", "02108", "USA"),
+    ("London", None, "EC1A 1BB", "United Kingdom"),
+    ("Berlin", None, "10115", "Germany"),
+    ("Paris", None, "75001", "France"),
+    ("Toronto", "ON", "M5H 2N2", "Canada"),
+    ("Sydney", "NSW", "2000", "Australia"),
+    ("Tokyo", None, "100-0001", "Japan"),
+    ("Munich", "BY", "80331", "Germany"),
+    ("Dublin", None, "D02", "Ireland"),
 )
 STREETS = ("Main St", "Market St", "Oak Ave", "Park Blvd", "Mission St", "High St", "Elm St", "Harbor Way")
 ACCOUNT_TYPES = ("Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other", None)
@@ -92,8 +131,7 @@ def counts_for(size: int) -> dict[str, int]:
     }
 
 
-def generate(seed: int, size: int, bad_input: bool = False, *, sandbox: bool = False,
-             org_id: str | None = None) -> Org:
+def generate(seed: int, size: int, bad_input: bool = False, *, sandbox: bool = False, org_id: str | None = None) -> Org:
     """A whole org: users, queues, accounts, contacts, leads, opportunities and contact roles."""
     builder = _Builder(seed, size, sandbox=sandbox, org_id=org_id)
     builder.build()
@@ -140,8 +178,12 @@ class _Builder:
             system = min(system, ANCHOR_MS)
             self._last_audit = (created, modified, system)
         self.org.observe_stamp(system)
-        return {"CreatedDate": created, "LastModifiedDate": modified, "SystemModstamp": system,
-                "LastModifiedById": self.org.admin_user_id or None}
+        return {
+            "CreatedDate": created,
+            "LastModifiedDate": modified,
+            "SystemModstamp": system,
+            "LastModifiedById": self.org.admin_user_id or None,
+        }
 
     def person(self) -> tuple[str, str]:
         return self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
@@ -195,9 +237,15 @@ class _Builder:
 
     def build_organization(self) -> None:
         table = self.org.tables["Organization"]
-        table.new_row({
-            "Id": self.org.org_id, "Name": f"Simulated Org {self.seed}", "IsSandbox": self.org.sandbox,
-            "OrganizationType": "Enterprise Edition", "InstanceName": "CS42" if self.org.sandbox else "NA224"})
+        table.new_row(
+            {
+                "Id": self.org.org_id,
+                "Name": f"Simulated Org {self.seed}",
+                "IsSandbox": self.org.sandbox,
+                "OrganizationType": "Enterprise Edition",
+                "InstanceName": "CS42" if self.org.sandbox else "NA224",
+            }
+        )
 
     def build_users(self) -> None:
         table, rng = self.org.tables["User"], self.rng
@@ -217,11 +265,20 @@ class _Builder:
             else:
                 specs.append((first, last, "Standard", True, rng.choice(TITLES)))
         for first, last, user_type, active, title in specs:
-            row = self.insert(table, {
-                "Username": f"{first}.{last}.{len(self.users)}@{domain}".lower(),
-                "Email": f"{first}.{last}@{domain}".lower(), "FirstName": first, "LastName": last,
-                "Title": title, "Phone": self.phone(), "MobilePhone": None, "IsActive": active,
-                "UserType": user_type})
+            row = self.insert(
+                table,
+                {
+                    "Username": f"{first}.{last}.{len(self.users)}@{domain}".lower(),
+                    "Email": f"{first}.{last}@{domain}".lower(),
+                    "FirstName": first,
+                    "LastName": last,
+                    "Title": title,
+                    "Phone": self.phone(),
+                    "MobilePhone": None,
+                    "IsActive": active,
+                    "UserType": user_type,
+                },
+            )
             self.users.append(row[0])
             if active and user_type == "Standard":
                 self.active_owners.append(row[0])
@@ -239,8 +296,15 @@ class _Builder:
         table = self.org.tables["Group"]
         for name in QUEUE_NAMES[: self.counts["Group"]]:
             developer = name.replace(" ", "_")
-            row = self.insert(table, {"Name": name, "DeveloperName": developer, "Type": "Queue",
-                                      "Email": f"{developer.lower()}@org{self.seed}.example.com"})
+            row = self.insert(
+                table,
+                {
+                    "Name": name,
+                    "DeveloperName": developer,
+                    "Type": "Queue",
+                    "Email": f"{developer.lower()}@org{self.seed}.example.com",
+                },
+            )
             self.queues.append(row[0])
         self.org.assignment_queue_id = self.queues[0]
 
@@ -250,14 +314,26 @@ class _Builder:
             name, domain = self.company()
             street, city, state, postal, country = self.address()
             owner = self.owner()
-            row = self.insert(table, {
-                "Name": name, "OwnerId": owner, "Type": rng.choice(ACCOUNT_TYPES),
-                "Industry": rng.choice(INDUSTRIES), "NumberOfEmployees": rng.choice((5, 20, 80, 250, 1200, 15000)),
-                "AnnualRevenue": float(rng.randint(1, 5000) * 100_000), "Website": f"https://www.{domain}",
-                "Phone": self.phone(), "BillingStreet": street, "BillingCity": city, "BillingState": state,
-                "BillingPostalCode": postal, "BillingCountry": country,
-                "Description": None if rng.random() < 0.7 else f"{name}: key account in {city}.",
-                "IsDeleted": False})
+            row = self.insert(
+                table,
+                {
+                    "Name": name,
+                    "OwnerId": owner,
+                    "Type": rng.choice(ACCOUNT_TYPES),
+                    "Industry": rng.choice(INDUSTRIES),
+                    "NumberOfEmployees": rng.choice((5, 20, 80, 250, 1200, 15000)),
+                    "AnnualRevenue": float(rng.randint(1, 5000) * 100_000),
+                    "Website": f"https://www.{domain}",
+                    "Phone": self.phone(),
+                    "BillingStreet": street,
+                    "BillingCity": city,
+                    "BillingState": state,
+                    "BillingPostalCode": postal,
+                    "BillingCountry": country,
+                    "Description": None if rng.random() < 0.7 else f"{name}: key account in {city}.",
+                    "IsDeleted": False,
+                },
+            )
             self.accounts.append(row[0])
             self.account_owner[row[0]] = owner
             self.account_domain[row[0]] = domain
@@ -270,14 +346,28 @@ class _Builder:
             first, last = self.person()
             domain = self.account_domain[account] if account else rng.choice(("gmail.com", "outlook.com"))
             street, city, state, postal, country = self.address()
-            row = self.insert(table, {
-                "AccountId": account, "OwnerId": self.account_owner[account] if account else self.owner(),
-                "FirstName": first, "LastName": last, "Email": self.email(first, last, domain),
-                "Title": rng.choice(TITLES), "Phone": self.phone(),
-                "MobilePhone": self.phone() if rng.random() < 0.3 else None, "LeadSource": rng.choice(LEAD_SOURCES),
-                "MailingStreet": street, "MailingCity": city, "MailingState": state, "MailingPostalCode": postal,
-                "MailingCountry": country, "HasOptedOutOfEmail": rng.random() < 0.05, "IsDeleted": False,
-                **self.msi_values()})
+            row = self.insert(
+                table,
+                {
+                    "AccountId": account,
+                    "OwnerId": self.account_owner[account] if account else self.owner(),
+                    "FirstName": first,
+                    "LastName": last,
+                    "Email": self.email(first, last, domain),
+                    "Title": rng.choice(TITLES),
+                    "Phone": self.phone(),
+                    "MobilePhone": self.phone() if rng.random() < 0.3 else None,
+                    "LeadSource": rng.choice(LEAD_SOURCES),
+                    "MailingStreet": street,
+                    "MailingCity": city,
+                    "MailingState": state,
+                    "MailingPostalCode": postal,
+                    "MailingCountry": country,
+                    "HasOptedOutOfEmail": rng.random() < 0.05,
+                    "IsDeleted": False,
+                    **self.msi_values(),
+                },
+            )
             self.contacts.append(row[0])
             if account:
                 self.account_contacts[account].append(row[0])
@@ -287,13 +377,15 @@ class _Builder:
         rng = self.rng
         if rng.random() < 0.8:
             return {}
-        return {"mkto_si__Priority__c": float(rng.randint(0, 100)),
-                "mkto_si__Urgency_Value__c": float(rng.randint(0, 100)),
-                "mkto_si__Relative_Score_Value__c": float(rng.randint(0, 100)),
-                "mkto_si__Last_Interesting_Moment_Type__c": "Web",
-                "mkto_si__Last_Interesting_Moment_Desc__c": "Visited pricing page",
-                "mkto_si__Last_Interesting_Moment_Source__c": "Web page",
-                "mkto_si__Last_Interesting_Moment_Date__c": ANCHOR_MS - rng.randint(1, 300) * DAY_MS}
+        return {
+            "mkto_si__Priority__c": float(rng.randint(0, 100)),
+            "mkto_si__Urgency_Value__c": float(rng.randint(0, 100)),
+            "mkto_si__Relative_Score_Value__c": float(rng.randint(0, 100)),
+            "mkto_si__Last_Interesting_Moment_Type__c": "Web",
+            "mkto_si__Last_Interesting_Moment_Desc__c": "Visited pricing page",
+            "mkto_si__Last_Interesting_Moment_Source__c": "Web page",
+            "mkto_si__Last_Interesting_Moment_Date__c": ANCHOR_MS - rng.randint(1, 300) * DAY_MS,
+        }
 
     def build_opportunities(self) -> None:
         table, rng = self.org.tables["Opportunity"], self.rng
@@ -301,12 +393,21 @@ class _Builder:
             account = rng.choice(self.accounts) if rng.random() < 0.95 else None
             stage = rng.choice(schema.OPPORTUNITY_STAGES)[0]
             close = date_of(ANCHOR_MS + rng.randint(-400, 200) * DAY_MS)
-            row = self.insert(table, {
-                "Name": f"{rng.choice(COMPANY_WORDS)} {rng.choice(('Renewal', 'Expansion', 'Pilot', 'Platform'))}",
-                "AccountId": account, "OwnerId": self.account_owner[account] if account else self.owner(),
-                "Amount": float(rng.randint(1, 500) * 1000), "StageName": stage, "CloseDate": close,
-                "Type": rng.choice(OPPORTUNITY_TYPES), "LeadSource": rng.choice(LEAD_SOURCES),
-                "Description": None, "IsDeleted": False})
+            row = self.insert(
+                table,
+                {
+                    "Name": f"{rng.choice(COMPANY_WORDS)} {rng.choice(('Renewal', 'Expansion', 'Pilot', 'Platform'))}",
+                    "AccountId": account,
+                    "OwnerId": self.account_owner[account] if account else self.owner(),
+                    "Amount": float(rng.randint(1, 500) * 1000),
+                    "StageName": stage,
+                    "CloseDate": close,
+                    "Type": rng.choice(OPPORTUNITY_TYPES),
+                    "LeadSource": rng.choice(LEAD_SOURCES),
+                    "Description": None,
+                    "IsDeleted": False,
+                },
+            )
             self.opportunities.append(row[0])
             self.opportunity_account[row[0]] = account
             if account:
@@ -318,13 +419,24 @@ class _Builder:
         for index in range(self.counts["Lead"]):
             street, city, state, postal, country = self.address()
             values: dict[str, Any] = {
-                "Title": rng.choice(TITLES), "Phone": self.phone(),
+                "Title": rng.choice(TITLES),
+                "Phone": self.phone(),
                 "MobilePhone": self.phone() if rng.random() < 0.2 else None,
-                "Status": rng.choice(schema.LEAD_STATUSES), "LeadSource": rng.choice(LEAD_SOURCES),
-                "Industry": rng.choice(INDUSTRIES), "AnnualRevenue": float(rng.randint(1, 900) * 10_000),
-                "NumberOfEmployees": rng.choice((None, 10, 50, 200, 1000)), "Street": street, "City": city,
-                "State": state, "PostalCode": postal, "Country": country, "IsConverted": False,
-                "HasOptedOutOfEmail": rng.random() < 0.05, "IsDeleted": False, **self.msi_values()}
+                "Status": rng.choice(schema.LEAD_STATUSES),
+                "LeadSource": rng.choice(LEAD_SOURCES),
+                "Industry": rng.choice(INDUSTRIES),
+                "AnnualRevenue": float(rng.randint(1, 900) * 10_000),
+                "NumberOfEmployees": rng.choice((None, 10, 50, 200, 1000)),
+                "Street": street,
+                "City": city,
+                "State": state,
+                "PostalCode": postal,
+                "Country": country,
+                "IsConverted": False,
+                "HasOptedOutOfEmail": rng.random() < 0.05,
+                "IsDeleted": False,
+                **self.msi_values(),
+            }
             # About one lead in fifteen was converted already (always one, so small orgs have one).
             converting = index == 1 or rng.random() < 1 / 15
             source = rng.choice(self.contacts) if converting else None
@@ -332,17 +444,27 @@ class _Builder:
                 person = contacts.as_dict(contacts.rows[source])
                 account = person["AccountId"]
                 values.update(
-                    FirstName=person["FirstName"], LastName=person["LastName"], Email=person["Email"],
+                    FirstName=person["FirstName"],
+                    LastName=person["LastName"],
+                    Email=person["Email"],
                     Company=self.account_name(account) or f"{person['LastName']} Household",
-                    OwnerId=person["OwnerId"], IsConverted=True, Status=schema.CONVERTED_STATUS,
-                    ConvertedContactId=source, ConvertedAccountId=account,
-                    ConvertedOpportunityId=self.opportunity_of(account))
+                    OwnerId=person["OwnerId"],
+                    IsConverted=True,
+                    Status=schema.CONVERTED_STATUS,
+                    ConvertedContactId=source,
+                    ConvertedAccountId=account,
+                    ConvertedOpportunityId=self.opportunity_of(account),
+                )
             else:
                 first, last = self.person()
                 company, domain = self.company()
-                values.update(FirstName=first, LastName=last, Email=self.email(first, last, domain),
-                              Company=company,
-                              OwnerId=rng.choice(self.queues) if rng.random() < 0.08 else self.owner())
+                values.update(
+                    FirstName=first,
+                    LastName=last,
+                    Email=self.email(first, last, domain),
+                    Company=company,
+                    OwnerId=rng.choice(self.queues) if rng.random() < 0.08 else self.owner(),
+                )
             row = self.insert(table, values)
             if values["IsConverted"]:
                 table.set(row, "ConvertedDate", date_of(row[table.pos["CreatedDate"]]))
@@ -377,8 +499,16 @@ class _Builder:
             primary = opportunity not in primaries and rng.random() < 0.6
             if primary:
                 primaries.add(opportunity)
-            row = self.insert(table, {"OpportunityId": opportunity, "ContactId": contact, "Role": role,
-                                      "IsPrimary": primary, "IsDeleted": False})
+            row = self.insert(
+                table,
+                {
+                    "OpportunityId": opportunity,
+                    "ContactId": contact,
+                    "Role": role,
+                    "IsPrimary": primary,
+                    "IsDeleted": False,
+                },
+            )
             self.roles.append(row[0])
 
     def build_recycle_bin(self) -> None:
@@ -411,9 +541,11 @@ class _Builder:
 class _ChildIndex:
     """Parent id -> child rows for the links a merge or a delete touches, built once (O(n))."""
 
-    LINKS = {"Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
-             "Contact": (("OpportunityContactRole", "ContactId"),),
-             "Opportunity": (("OpportunityContactRole", "OpportunityId"),)}
+    LINKS = {
+        "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
+        "Contact": (("OpportunityContactRole", "ContactId"),),
+        "Opportunity": (("OpportunityContactRole", "OpportunityId"),),
+    }
 
     def __init__(self, org: Org) -> None:
         self.org = org
@@ -463,8 +595,14 @@ class _BadInput:
         accounts, opportunities = self.org.tables["Account"], self.org.tables["Opportunity"]
         roles = self.org.tables["OpportunityContactRole"]
         n = max(1, min(5, len(self.b.leads) // 100))
-        bad_emails = ("not-an-email", "john.doe@", "a@b", "jürgen.müller@münchen.de", "anna@bücher.example",
-                      "spaces in@example.com")
+        bad_emails = (
+            "not-an-email",
+            "john.doe@",
+            "a@b",
+            "jürgen.müller@münchen.de",
+            "anna@bücher.example",
+            "spaces in@example.com",
+        )
         for table, name in ((leads, "Lead"), (contacts, "Contact")):
             for i, row in enumerate(self.pick(name, len(bad_emails), self.live(name))):
                 table.set(row, "Email", bad_emails[i])
@@ -483,16 +621,29 @@ class _BadInput:
         for row in self.pick("Account", n):
             table_set_many(accounts, row, Description=long_text[:32000], Name=("Very Long Company Name " * 12)[:255])
         for row in self.pick("Lead", n, self.live("Lead")):
-            table_set_many(leads, row, Company=("Enormous Holdings International " * 9)[:255],
-                           mkto_si__Last_Interesting_Moment_Desc__c=long_text[:5000], Street="x" * 255)
+            table_set_many(
+                leads,
+                row,
+                Company=("Enormous Holdings International " * 9)[:255],
+                mkto_si__Last_Interesting_Moment_Desc__c=long_text[:5000],
+                Street="x" * 255,
+            )
         # The same person twice: a second lead with the first one's email.
         twins = self.pick("Lead", 2 * n, self.live("Lead"))
         for original, twin in zip(twins[::2], twins[1::2], strict=False):
-            table_set_many(leads, twin, Email=leads.get(original, "Email"),
-                           FirstName=leads.get(original, "FirstName"), LastName=leads.get(original, "LastName"))
+            table_set_many(
+                leads,
+                twin,
+                Email=leads.get(original, "Email"),
+                FirstName=leads.get(original, "FirstName"),
+                LastName=leads.get(original, "LastName"),
+            )
         # Owners that are inactive users (and queue-owned leads, which ordinary data has too).
-        inactive = [u for u, row in ((u, self.org.tables["User"].rows[u]) for u in self.b.users)
-                    if not self.org.tables["User"].get(row, "IsActive")]
+        inactive = [
+            u
+            for u, row in ((u, self.org.tables["User"].rows[u]) for u in self.b.users)
+            if not self.org.tables["User"].get(row, "IsActive")
+        ]
         for table, name in ((accounts, "Account"), (contacts, "Contact"), (leads, "Lead")):
             for row in self.pick(name, n):
                 table.set(row, "OwnerId", self.rng.choice(inactive))
@@ -503,10 +654,14 @@ class _BadInput:
             contact = contacts.rows[roles.get(row, "ContactId")]
             contacts.set(contact, "IsDeleted", True)
         # 15-character ids in reference fields, as some orgs' data loads left them.
-        for table, name, link in ((accounts, "Account", "OwnerId"), (contacts, "Contact", "AccountId"),
-                                  (contacts, "Contact", "OwnerId"), (leads, "Lead", "OwnerId"),
-                                  (opportunities, "Opportunity", "AccountId"),
-                                  (roles, "OpportunityContactRole", "ContactId")):
+        for table, name, link in (
+            (accounts, "Account", "OwnerId"),
+            (contacts, "Contact", "AccountId"),
+            (contacts, "Contact", "OwnerId"),
+            (leads, "Lead", "OwnerId"),
+            (opportunities, "Opportunity", "AccountId"),
+            (roles, "OpportunityContactRole", "ContactId"),
+        ):
             for row in self.pick(name, n, _has(table.pos[link])):
                 table.set(row, link, table.get(row, link)[:15])
         self.ensure_converted_and_merged()
@@ -516,8 +671,14 @@ class _BadInput:
         if not any(leads.get(row, "IsConverted") for row in leads.rows.values()):
             for row in self.pick("Lead", 1, self.live("Lead")):
                 contact = self.rng.choice(self.b.contacts)
-                table_set_many(leads, row, IsConverted=True, Status=schema.CONVERTED_STATUS,
-                               ConvertedContactId=contact, ConvertedDate=date_of(ANCHOR_MS - DAY_MS))
+                table_set_many(
+                    leads,
+                    row,
+                    IsConverted=True,
+                    Status=schema.CONVERTED_STATUS,
+                    ConvertedContactId=contact,
+                    ConvertedDate=date_of(ANCHOR_MS - DAY_MS),
+                )
         if not any(leads.get(row, "MasterRecordId") for row in leads.rows.values()):
             pair = self.pick("Lead", 2, self.live("Lead"))
             if len(pair) == 2:

@@ -31,12 +31,21 @@ def apply_operation(org: Org, operation: dict[str, Any]) -> dict[str, Any]:
     if op == "merge":
         return {"op": op, **org.merge(str(operation["winner"]), [str(i) for i in operation["losers"]])}
     if op == "convert":
-        return {"op": op, **org.convert_lead(
-            str(operation["lead"]), account_id=operation.get("account"), owner_id=operation.get("owner"),
-            create_opportunity=bool(operation.get("opportunity", True)))}
+        return {
+            "op": op,
+            **org.convert_lead(
+                str(operation["lead"]),
+                account_id=operation.get("account"),
+                owner_id=operation.get("owner"),
+                create_opportunity=bool(operation.get("opportunity", True)),
+            ),
+        }
     if op == "contact_role":
-        changes = {name: operation[key] for key, name in (("role", "Role"), ("contact", "ContactId"),
-                                                          ("primary", "IsPrimary")) if key in operation}
+        changes = {
+            name: operation[key]
+            for key, name in (("role", "Role"), ("contact", "ContactId"), ("primary", "IsPrimary"))
+            if key in operation
+        }
         org.set_contact_role(str(operation["id"]), **changes)
         return {"op": op, "id": operation["id"], "changes": changes}
     if op == "owner":
@@ -50,8 +59,15 @@ def apply_operation(org: Org, operation: dict[str, Any]) -> dict[str, Any]:
 
 # Relative weights of the kinds of change a busy org sees.
 _KINDS = (
-    ("update", 40), ("create", 15), ("owner", 10), ("contact_role", 8), ("convert", 7), ("delete", 7),
-    ("merge", 5), ("undelete", 3), ("deactivate", 2),
+    ("update", 40),
+    ("create", 15),
+    ("owner", 10),
+    ("contact_role", 8),
+    ("convert", 7),
+    ("delete", 7),
+    ("merge", 5),
+    ("undelete", 3),
+    ("deactivate", 2),
 )
 
 
@@ -62,8 +78,11 @@ class _Mutator:
         # Id lists taken once: picking at random from a million-row dict must not copy it each time.
         self.ids = {name: list(table.rows) for name, table in org.tables.items()}
         # The recycle bin is small: keep its ids apart so undelete finds them without luck.
-        self.binned = {name: [i for i, row in table.rows.items() if table.get(row, "IsDeleted")]
-                       for name, table in org.tables.items() if "IsDeleted" in table.pos}
+        self.binned = {
+            name: [i for i, row in table.rows.items() if table.get(row, "IsDeleted")]
+            for name, table in org.tables.items()
+            if "IsDeleted" in table.pos
+        }
 
     def pick(self, sobject: str, *, deleted: bool = False, where: dict[str, Any] | None = None) -> str | None:
         """A random record of `sobject` (live, or deleted) whose fields match `where`, or None."""
@@ -109,18 +128,22 @@ class _Mutator:
             return None
         fields: dict[str, Any]
         if sobject == "Opportunity":
-            fields = {"StageName": rng.choice(schema.OPPORTUNITY_STAGES)[0],
-                      "Amount": float(rng.randint(1, 900) * 1000)}
+            fields = {
+                "StageName": rng.choice(schema.OPPORTUNITY_STAGES)[0],
+                "Amount": float(rng.randint(1, 900) * 1000),
+            }
         elif sobject == "Account":
             fields = {"Industry": rng.choice(generator.INDUSTRIES), "Phone": f"+1 415-555-{rng.randint(0, 9999):04d}"}
         else:
             first, last = rng.choice(generator.FIRST_NAMES), rng.choice(generator.LAST_NAMES)
-            fields = rng.choice((
-                {"Title": rng.choice(generator.TITLES)},
-                {"Phone": f"+1 212-555-{rng.randint(0, 9999):04d}"},
-                {"Email": f"{first}.{last}.{rng.randint(1, 10**6)}@changed.example.com".lower()},
-                {"FirstName": first, "LastName": last},
-            ))
+            fields = rng.choice(
+                (
+                    {"Title": rng.choice(generator.TITLES)},
+                    {"Phone": f"+1 212-555-{rng.randint(0, 9999):04d}"},
+                    {"Email": f"{first}.{last}.{rng.randint(1, 10**6)}@changed.example.com".lower()},
+                    {"FirstName": first, "LastName": last},
+                )
+            )
         self.org.update(record_id, fields)
         return {"op": "update", "sobject": sobject, "id": record_id, "fields": sorted(fields)}
 
@@ -134,17 +157,34 @@ class _Mutator:
         email = f"{first}.{last}.{rng.randint(1, 10**7)}@new.example.com".lower()
         fields: dict[str, Any]
         if sobject == "Lead":
-            fields = {"FirstName": first, "LastName": last, "Email": email, "OwnerId": owner,
-                      "Company": f"{rng.choice(generator.COMPANY_WORDS)} {rng.choice(generator.COMPANY_NOUNS)}"}
+            fields = {
+                "FirstName": first,
+                "LastName": last,
+                "Email": email,
+                "OwnerId": owner,
+                "Company": f"{rng.choice(generator.COMPANY_WORDS)} {rng.choice(generator.COMPANY_NOUNS)}",
+            }
         elif sobject == "Contact":
-            fields = {"FirstName": first, "LastName": last, "Email": email, "OwnerId": owner,
-                      "AccountId": self.pick("Account")}
+            fields = {
+                "FirstName": first,
+                "LastName": last,
+                "Email": email,
+                "OwnerId": owner,
+                "AccountId": self.pick("Account"),
+            }
         elif sobject == "Account":
-            fields = {"Name": f"{rng.choice(generator.COMPANY_WORDS)} {rng.choice(generator.COMPANY_NOUNS)} New",
-                      "OwnerId": owner}
+            fields = {
+                "Name": f"{rng.choice(generator.COMPANY_WORDS)} {rng.choice(generator.COMPANY_NOUNS)} New",
+                "OwnerId": owner,
+            }
         elif sobject == "Opportunity":
-            fields = {"Name": f"{rng.choice(generator.COMPANY_WORDS)} Deal", "OwnerId": owner,
-                      "AccountId": self.pick("Account"), "StageName": "Prospecting", "CloseDate": "2026-06-30"}
+            fields = {
+                "Name": f"{rng.choice(generator.COMPANY_WORDS)} Deal",
+                "OwnerId": owner,
+                "AccountId": self.pick("Account"),
+                "StageName": "Prospecting",
+                "CloseDate": "2026-06-30",
+            }
         else:
             opportunity, contact = self.pick("Opportunity"), self.pick("Contact")
             if opportunity is None or contact is None:
@@ -186,8 +226,9 @@ class _Mutator:
         owner = leads.get(leads.rows[lead], "OwnerId")
         owner_id = None if str(owner).startswith("005") else self.active_user()
         account = self.pick("Account") if self.rng.random() < 0.3 else None
-        result = self.org.convert_lead(lead, account_id=account, owner_id=owner_id,
-                                       create_opportunity=self.rng.random() < 0.5)
+        result = self.org.convert_lead(
+            lead, account_id=account, owner_id=owner_id, create_opportunity=self.rng.random() < 0.5
+        )
         for sobject, key in (("Account", "account"), ("Contact", "contact"), ("Opportunity", "opportunity")):
             if result.get(key) and result[key] not in (account,):
                 self.ids[sobject].append(str(result[key]))
@@ -223,8 +264,11 @@ class _Mutator:
 
     def deactivate(self) -> dict[str, Any] | None:
         users = self.org.tables["User"]
-        active = [u for u, row in users.rows.items()
-                  if users.get(row, "IsActive") and users.get(row, "UserType") == "Standard"]
+        active = [
+            u
+            for u, row in users.rows.items()
+            if users.get(row, "IsActive") and users.get(row, "UserType") == "Standard"
+        ]
         if len(active) <= 4:
             return None
         user = self.active_user()

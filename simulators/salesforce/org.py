@@ -355,14 +355,21 @@ class Org:
             if not owner or not sfids.to_18(owner).startswith(sfids.PREFIX_USER):
                 raise StoreError("converted records must be owned by a user: give owner_id for a queue-owned lead")
             if account_id is None:
-                account_id = self.create("Account", {"Name": get["Company"] or get["LastName"] or "Unknown",
-                                                     "OwnerId": owner, "Industry": get["Industry"],
-                                                     "AnnualRevenue": get["AnnualRevenue"],
-                                                     "NumberOfEmployees": get["NumberOfEmployees"],
-                                                     "BillingStreet": get["Street"], "BillingCity": get["City"],
-                                                     "BillingState": get["State"],
-                                                     "BillingPostalCode": get["PostalCode"],
-                                                     "BillingCountry": get["Country"]})
+                account_id = self.create(
+                    "Account",
+                    {
+                        "Name": get["Company"] or get["LastName"] or "Unknown",
+                        "OwnerId": owner,
+                        "Industry": get["Industry"],
+                        "AnnualRevenue": get["AnnualRevenue"],
+                        "NumberOfEmployees": get["NumberOfEmployees"],
+                        "BillingStreet": get["Street"],
+                        "BillingCity": get["City"],
+                        "BillingState": get["State"],
+                        "BillingPostalCode": get["PostalCode"],
+                        "BillingCountry": get["Country"],
+                    },
+                )
             else:
                 self._require(account_id, "Account")
             contact_fields = {name: get[source] for name, source in _LEAD_TO_CONTACT.items()}
@@ -370,19 +377,37 @@ class Org:
             opportunity_id = None
             if create_opportunity:
                 stamp = self._last_stamp
-                opportunity_id = self.create("Opportunity", {
-                    "Name": opportunity_name or f"{get['Company'] or get['LastName']}-",
-                    "AccountId": account_id, "OwnerId": owner, "StageName": "Prospecting",
-                    "CloseDate": date_of(stamp + 30 * 86_400_000), "LeadSource": get["LeadSource"]})
-                self.create("OpportunityContactRole", {"OpportunityId": opportunity_id, "ContactId": contact_id,
-                                                       "IsPrimary": True})
-            for name, value in (("IsConverted", True), ("ConvertedDate", date_of(self._last_stamp)),
-                                ("ConvertedAccountId", account_id), ("ConvertedContactId", contact_id),
-                                ("ConvertedOpportunityId", opportunity_id), ("Status", schema.CONVERTED_STATUS)):
+                opportunity_id = self.create(
+                    "Opportunity",
+                    {
+                        "Name": opportunity_name or f"{get['Company'] or get['LastName']}-",
+                        "AccountId": account_id,
+                        "OwnerId": owner,
+                        "StageName": "Prospecting",
+                        "CloseDate": date_of(stamp + 30 * 86_400_000),
+                        "LeadSource": get["LeadSource"],
+                    },
+                )
+                self.create(
+                    "OpportunityContactRole",
+                    {"OpportunityId": opportunity_id, "ContactId": contact_id, "IsPrimary": True},
+                )
+            for name, value in (
+                ("IsConverted", True),
+                ("ConvertedDate", date_of(self._last_stamp)),
+                ("ConvertedAccountId", account_id),
+                ("ConvertedContactId", contact_id),
+                ("ConvertedOpportunityId", opportunity_id),
+                ("Status", schema.CONVERTED_STATUS),
+            ):
                 leads.set(lead, name, value)
             self.touch(leads, lead)
-            return {"lead": lead[0], "account": sfids.to_18(account_id), "contact": contact_id,
-                    "opportunity": opportunity_id}
+            return {
+                "lead": lead[0],
+                "account": sfids.to_18(account_id),
+                "contact": contact_id,
+                "opportunity": opportunity_id,
+            }
 
     def set_contact_role(self, role_id: str, **changes: Any) -> None:
         """Change a contact role's Role, ContactId or IsPrimary."""
@@ -423,14 +448,31 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 _LEAD_TO_CONTACT = {
-    "FirstName": "FirstName", "LastName": "LastName", "Email": "Email", "Title": "Title", "Phone": "Phone",
-    "MobilePhone": "MobilePhone", "LeadSource": "LeadSource", "MailingStreet": "Street", "MailingCity": "City",
-    "MailingState": "State", "MailingPostalCode": "PostalCode", "MailingCountry": "Country",
+    "FirstName": "FirstName",
+    "LastName": "LastName",
+    "Email": "Email",
+    "Title": "Title",
+    "Phone": "Phone",
+    "MobilePhone": "MobilePhone",
+    "LeadSource": "LeadSource",
+    "MailingStreet": "Street",
+    "MailingCity": "City",
+    "MailingState": "State",
+    "MailingPostalCode": "PostalCode",
+    "MailingCountry": "Country",
     "HasOptedOutOfEmail": "HasOptedOutOfEmail",
-    **{name: name for name in (
-        "mkto_si__Last_Interesting_Moment_Type__c", "mkto_si__Last_Interesting_Moment_Date__c",
-        "mkto_si__Last_Interesting_Moment_Desc__c", "mkto_si__Last_Interesting_Moment_Source__c",
-        "mkto_si__Priority__c", "mkto_si__Urgency_Value__c", "mkto_si__Relative_Score_Value__c")},
+    **{
+        name: name
+        for name in (
+            "mkto_si__Last_Interesting_Moment_Type__c",
+            "mkto_si__Last_Interesting_Moment_Date__c",
+            "mkto_si__Last_Interesting_Moment_Desc__c",
+            "mkto_si__Last_Interesting_Moment_Source__c",
+            "mkto_si__Priority__c",
+            "mkto_si__Urgency_Value__c",
+            "mkto_si__Relative_Score_Value__c",
+        )
+    },
 }
 
 

@@ -34,10 +34,14 @@ def plan(text: str) -> Plan:
     parsed = soql.parse(text)
     sobject = schema.sobject(parsed.sobject.name)
     if sobject is None:
-        raise malformed(text, parsed.sobject.column,
-                        f"sObject type '{parsed.sobject.name}' is not supported. If you are attempting to use a "
-                        "custom object, be sure to append the '__c' after the entity name. Please reference your "
-                        "WSDL or the describe call for the appropriate names.", code="INVALID_TYPE")
+        raise malformed(
+            text,
+            parsed.sobject.column,
+            f"sObject type '{parsed.sobject.name}' is not supported. If you are attempting to use a "
+            "custom object, be sure to append the '__c' after the entity name. Please reference your "
+            "WSDL or the describe call for the appropriate names.",
+            code="INVALID_TYPE",
+        )
     binder = _Binder(text, sobject)
     fields: list[str] = []
     for ref in parsed.fields:
@@ -62,17 +66,20 @@ class _Binder:
             if "." in ref.name:
                 problem = f"Didn't understand relationship '{ref.name.split('.')[0]}' in field path."
             else:
-                problem = (f"No such column '{ref.name}' on entity '{self.sobject.name}'. If you are attempting to "
-                           "use a custom field, be sure to append the '__c' after the custom field name. Please "
-                           "reference your WSDL or the describe call for the appropriate names.")
+                problem = (
+                    f"No such column '{ref.name}' on entity '{self.sobject.name}'. If you are attempting to "
+                    "use a custom field, be sure to append the '__c' after the custom field name. Please "
+                    "reference your WSDL or the describe call for the appropriate names."
+                )
             raise malformed(self.text, ref.column, problem, code="INVALID_FIELD")
         return found
 
     def filterable(self, ref: soql.FieldRef, verb: str = "filtered") -> tuple[schema.Field, int]:
         found = self.field(ref)
         if not found.filterable:
-            raise malformed(self.text, ref.column, f"field '{found.name}' can not be {verb} in a query call",
-                            code="INVALID_FIELD")
+            raise malformed(
+                self.text, ref.column, f"field '{found.name}' can not be {verb} in a query call", code="INVALID_FIELD"
+            )
         return found, self.pos[found.name]
 
     # --- conditions ------------------------------------------------------------------
@@ -100,8 +107,12 @@ class _Binder:
                 return lambda row: row[at] is not None
             raise malformed(self.text, node.value.column, f"unexpected token: '{node.op}'")
         if found.type == schema.BOOLEAN and node.op not in ("=", "!="):
-            raise malformed(self.text, node.field.column, f"invalid operator on boolean field: {node.op}",
-                            code="INVALID_QUERY_FILTER_OPERATOR")
+            raise malformed(
+                self.text,
+                node.field.column,
+                f"invalid operator on boolean field: {node.op}",
+                code="INVALID_QUERY_FILTER_OPERATOR",
+            )
         key = _key_for(found)
         wanted = key(self.value(found, node.value))
         at_op = _OPERATORS[node.op]
@@ -115,15 +126,20 @@ class _Binder:
         wanted = {key(self.value(found, literal)) for literal in node.values if literal.kind != "null"}
         with_null = any(literal.kind == "null" for literal in node.values)
         if node.negated:
-            return lambda row: (row[at] is None and not with_null) or (
-                row[at] is not None and key(row[at]) not in wanted)
+            return lambda row: (
+                (row[at] is None and not with_null) or (row[at] is not None and key(row[at]) not in wanted)
+            )
         return lambda row: (row[at] is None and with_null) or (row[at] is not None and key(row[at]) in wanted)
 
     def like(self, node: soql.Like) -> Predicate:
         found, at = self.filterable(node.field)
         if found.type not in schema.TEXT_TYPES or found.type in schema.ID_TYPES:
-            raise malformed(self.text, node.field.column, f"invalid operator on {found.type} field: LIKE",
-                            code="INVALID_QUERY_FILTER_OPERATOR")
+            raise malformed(
+                self.text,
+                node.field.column,
+                f"invalid operator on {found.type} field: LIKE",
+                code="INVALID_QUERY_FILTER_OPERATOR",
+            )
         matcher = _like_matcher(str(node.pattern.value))
         return lambda row: row[at] is not None and matcher(row[at].casefold())
 
@@ -134,16 +150,24 @@ class _Binder:
         if literal.kind != expected:
             quoted = "should be enclosed in quotes" if expected == "string" else "should not be enclosed in quotes"
             type_name = {"datetime": "dateTime", "number": "number", "boolean": "boolean", "date": "date"}.get(
-                expected, "string")
-            raise malformed(self.text, literal.column,
-                            f"value of filter criterion for field '{found.name}' must be of type {type_name} "
-                            f"and {quoted}", code="INVALID_QUERY_FILTER_OPERATOR")
+                expected, "string"
+            )
+            raise malformed(
+                self.text,
+                literal.column,
+                f"value of filter criterion for field '{found.name}' must be of type {type_name} and {quoted}",
+                code="INVALID_QUERY_FILTER_OPERATOR",
+            )
         if kind in schema.ID_TYPES:
             try:
                 return sfids.to_18(literal.value)
             except sfids.InvalidSalesforceId:
-                raise malformed(self.text, literal.column, f"invalid ID field: {literal.value}",
-                                code="INVALID_QUERY_FILTER_OPERATOR") from None
+                raise malformed(
+                    self.text,
+                    literal.column,
+                    f"invalid ID field: {literal.value}",
+                    code="INVALID_QUERY_FILTER_OPERATOR",
+                ) from None
         return literal.value
 
     def order(self, item: soql.OrderItem) -> tuple[int, bool, bool, Callable[[Any], Any]]:
@@ -259,7 +283,8 @@ def render_rows(table: Table, ids: list[str], fields: tuple[str, ...], version: 
         if row is None:
             continue
         record: dict[str, Any] = {
-            "attributes": {"type": name, "url": f"/services/data/v{version}/sobjects/{name}/{record_id}"}}
+            "attributes": {"type": name, "url": f"/services/data/v{version}/sobjects/{name}/{record_id}"}
+        }
         record.update(table.as_dict(row, fields))
         out.append(record)
     return out
@@ -297,8 +322,15 @@ class Cursors:
                 del self._open[locator]
             self._counter += 1
             id15 = f"01g{self._org.org_id[3:5]}0{base62(self._counter, 9)}"
-            cursor = Cursor(id15 + sfids.checksum(id15), query.sobject.name, query.fields, ids, batch_size,
-                            include_deleted, now + self._lifetime)
+            cursor = Cursor(
+                id15 + sfids.checksum(id15),
+                query.sobject.name,
+                query.fields,
+                ids,
+                batch_size,
+                include_deleted,
+                now + self._lifetime,
+            )
             self._open[cursor.locator] = cursor
             return cursor
 

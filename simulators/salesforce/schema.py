@@ -135,8 +135,15 @@ def _audit(with_deleted: bool = True) -> tuple[Field, ...]:
     fields = (
         _readonly("CreatedDate", DATETIME, nillable=False),
         _readonly("LastModifiedDate", DATETIME, nillable=False),
-        Field("LastModifiedById", REFERENCE, 18, updateable=False, createable=False, nillable=False,
-              reference_to=("User",)),
+        Field(
+            "LastModifiedById",
+            REFERENCE,
+            18,
+            updateable=False,
+            createable=False,
+            nillable=False,
+            reference_to=("User",),
+        ),
         _readonly("SystemModstamp", DATETIME, nillable=False),
     )
     if with_deleted:
@@ -283,8 +290,9 @@ LEAD = SObject(
         _readonly("ConvertedDate", DATE),
         Field("ConvertedAccountId", REFERENCE, 18, updateable=False, createable=False, reference_to=("Account",)),
         Field("ConvertedContactId", REFERENCE, 18, updateable=False, createable=False, reference_to=("Contact",)),
-        Field("ConvertedOpportunityId", REFERENCE, 18, updateable=False, createable=False,
-              reference_to=("Opportunity",)),
+        Field(
+            "ConvertedOpportunityId", REFERENCE, 18, updateable=False, createable=False, reference_to=("Opportunity",)
+        ),
         Field("HasOptedOutOfEmail", BOOLEAN, nillable=False),
         _ref("MasterRecordId", "Lead", updateable=False),
         *_audit(),

@@ -62,11 +62,24 @@ class SalesforceSimulator:
         self.usage = ApiUsage(api_limit)
         self.sessions = Sessions(self.org, token_lifetime)
         self.cursors = query.Cursors(self.org, lifetime=cursor_lifetime)
-        self.tokens = TokenEndpoint(self.org, self.sessions, client_id=client_id, client_secret=client_secret,
-                                    jwt_public_key_pem=jwt_public_key_pem)
-        self.app = SalesforceApp(self.org, sessions=self.sessions, tokens=self.tokens, usage=self.usage,
-                                 cursors=self.cursors, log=self.log, faults=faults or FaultPlan(),
-                                 latency_per_call=latency_per_call, latency_per_record=latency_per_record)
+        self.tokens = TokenEndpoint(
+            self.org,
+            self.sessions,
+            client_id=client_id,
+            client_secret=client_secret,
+            jwt_public_key_pem=jwt_public_key_pem,
+        )
+        self.app = SalesforceApp(
+            self.org,
+            sessions=self.sessions,
+            tokens=self.tokens,
+            usage=self.usage,
+            cursors=self.cursors,
+            log=self.log,
+            faults=faults or FaultPlan(),
+            latency_per_call=latency_per_call,
+            latency_per_record=latency_per_record,
+        )
         self.app.control = lambda request: control.handle(self, request)
 
     # --- lifecycle ---------------------------------------------------------------------

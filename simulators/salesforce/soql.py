@@ -21,18 +21,54 @@ from typing import Any
 
 from simulators.salesforce.values import BadValue, parse_datetime
 
-KEYWORDS = frozenset((
-    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC", "DESC", "NULLS", "FIRST",
-    "LAST", "LIMIT", "COUNT", "TRUE", "FALSE", "NULL", "GROUP", "HAVING", "OFFSET", "WITH", "FOR", "USING",
-))
+KEYWORDS = frozenset(
+    (
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "LIKE",
+        "ORDER",
+        "BY",
+        "ASC",
+        "DESC",
+        "NULLS",
+        "FIRST",
+        "LAST",
+        "LIMIT",
+        "COUNT",
+        "TRUE",
+        "FALSE",
+        "NULL",
+        "GROUP",
+        "HAVING",
+        "OFFSET",
+        "WITH",
+        "FOR",
+        "USING",
+    )
+)
 COMPARISONS = frozenset({"=", "!=", "<>", "<", "<=", ">", ">="})
 # Lexing single literals with anchored patterns is fine; the grammar itself is parsed by hand.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?![\d:])")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_STRING_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f",
-                   "_": "\\_", "%": "\\%"}
+_STRING_ESCAPES = {
+    "'": "'",
+    '"': '"',
+    "\\": "\\",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "_": "\\_",
+    "%": "\\%",
+}
 
 
 class SoqlError(Exception):
@@ -200,7 +236,7 @@ def _number_or_date(text: str, i: int) -> tuple[Token, int]:
     raw = number.group()
     end = number.end()
     if end < len(text) and (text[end].isalpha() or text[end] in "_:-"):
-        raise malformed(text, column, f"unexpected token: '{text[i:end + 1]}'")
+        raise malformed(text, column, f"unexpected token: '{text[i : end + 1]}'")
     value: int | float = float(raw) if "." in raw else int(raw)
     return Token("NUMBER", raw, value, column), end
 
@@ -272,8 +308,11 @@ class _Parser:
             self.advance()
             self.expect_punct("(")
             if self.token.kind != "PUNCT" or self.token.value != ")":
-                raise malformed(self.text, self.token.column,
-                                "aggregate functions other than COUNT() are not supported by this simulator")
+                raise malformed(
+                    self.text,
+                    self.token.column,
+                    "aggregate functions other than COUNT() are not supported by this simulator",
+                )
             self.advance()
             return True, ()
         fields = [self.name()]

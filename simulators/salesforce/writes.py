@@ -60,14 +60,14 @@ def update_collection(
     if not isinstance(all_or_none, bool):
         raise RequestError("JSON_PARSER_ERROR", "allOrNone must be a boolean")
     if len(records) > MAX_RECORDS:
-        raise RequestError("EXCEEDED_ID_LIMIT",
-                           "record limit reached. cannot submit more than 200 records into this call")
+        raise RequestError(
+            "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+        )
     with org.lock:
         checked = [_check(org, index, record) for index, record in enumerate(records)]
         for item in checked:
             if not item.errors and lock_fault():
-                item.errors.append(_error(
-                    "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"))
+                item.errors.append(_error("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"))
         failed = any(item.errors for item in checked)
         outcome = CollectionOutcome(results=[])
         for item in checked:
@@ -75,10 +75,18 @@ def update_collection(
                 outcome.results.append({"success": False, "errors": item.errors})
                 outcome.codes[item.errors[0]["statusCode"]] += 1
             elif all_or_none and failed:
-                outcome.results.append({"success": False, "errors": [_error(
-                    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                    "Record rolled back because not all records were valid and the request was using AllOrNone "
-                    "header")]})
+                outcome.results.append(
+                    {
+                        "success": False,
+                        "errors": [
+                            _error(
+                                "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                                "Record rolled back because not all records were valid and the request was using AllOrNone "
+                                "header",
+                            )
+                        ],
+                    }
+                )
                 outcome.codes["ALL_OR_NONE_OPERATION_ROLLED_BACK"] += 1
             else:
                 assert item.record_id is not None and item.sobject is not None
@@ -148,28 +156,41 @@ def _check_fields(sobject: schema.SObject, record: dict[str, Any], item: _Checke
         except BadValue as error:
             raise RequestError("JSON_PARSER_ERROR", f"{error} for field {found.name}") from None
         if stored is None and not found.nillable and found.type != schema.BOOLEAN:
-            item.errors.append(_error("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{found.name}]",
-                                      [found.name]))
+            item.errors.append(
+                _error("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{found.name}]", [found.name])
+            )
             continue
         if isinstance(stored, str) and found.length and len(stored) > found.length:
-            item.errors.append(_error(
-                "STRING_TOO_LONG",
-                f"{found.describe()['label']}: data value too large: {stored[:80]} (max length={found.length})",
-                [found.name]))
+            item.errors.append(
+                _error(
+                    "STRING_TOO_LONG",
+                    f"{found.describe()['label']}: data value too large: {stored[:80]} (max length={found.length})",
+                    [found.name],
+                )
+            )
             continue
         if found.type in schema.ID_TYPES and stored is not None and not _valid_reference(found, stored):
-            item.errors.append(_error("INVALID_CROSS_REFERENCE_KEY",
-                                      f"{found.name}: id value of incorrect type: {stored}", [found.name]))
+            item.errors.append(
+                _error(
+                    "INVALID_CROSS_REFERENCE_KEY", f"{found.name}: id value of incorrect type: {stored}", [found.name]
+                )
+            )
             continue
         item.values[found.name] = stored
     if unknown:
-        item.errors.insert(0, _error("INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type "
-                                                      f"{sobject.name}", unknown))
+        item.errors.insert(
+            0, _error("INVALID_FIELD", f"No such column '{unknown[0]}' on sobject of type {sobject.name}", unknown)
+        )
     if readonly:
-        item.errors.insert(0, _error(
-            "INVALID_FIELD_FOR_INSERT_UPDATE",
-            f"Unable to create/update fields: {', '.join(readonly)}. Please check the security settings of this "
-            "field and verify that it is read/write for your profile or permission set.", readonly))
+        item.errors.insert(
+            0,
+            _error(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {', '.join(readonly)}. Please check the security settings of this "
+                "field and verify that it is read/write for your profile or permission set.",
+                readonly,
+            ),
+        )
 
 
 def _valid_reference(found: schema.Field, value: str) -> bool:

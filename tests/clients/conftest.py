@@ -97,8 +97,9 @@ def _shared_salesforce_client_sim() -> Iterator[SalesforceSimulator]:
 
 
 @pytest.fixture
-def salesforce_sim(_shared_salesforce_client_sim: SalesforceSimulator,
-                   monkeypatch: pytest.MonkeyPatch) -> SalesforceSimulator:
+def salesforce_sim(
+    _shared_salesforce_client_sim: SalesforceSimulator, monkeypatch: pytest.MonkeyPatch
+) -> SalesforceSimulator:
     """A shared simulator (seed 13, 8,000 records with bad input), reset for every test, and trusted."""
     _shared_salesforce_client_sim.reset()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(_shared_salesforce_client_sim.ca_bundle))

@@ -126,8 +126,9 @@ def test_daily_quota_is_budget_exhausted_until_midnight_chicago(
 
 def test_718_and_unsupported_filters_are_request_rejected(marketo_client: MarketoClient) -> None:
     with pytest.raises(RequestRejected) as missing_owner:
-        marketo_client.sync("opportunities", [{"externalOpportunityId": "006A", "name": "X",
-                                               "externalSalesPersonId": "005Q"}])
+        marketo_client.sync(
+            "opportunities", [{"externalOpportunityId": "006A", "name": "X", "externalSalesPersonId": "005Q"}]
+        )
     with pytest.raises(RequestRejected) as bad_filter:
         list(marketo_client.get("leads", "firstName", ["Ann"]))
     assert missing_owner.value.code == "718" and bad_filter.value.code == "1011"
@@ -172,23 +173,31 @@ def test_more_than_300_records_is_a_value_error_before_any_call(
 # --- results -----------------------------------------------------------------------------
 def test_seq_matching_keeps_skipped_records_in_place(marketo_client: MarketoClient) -> None:
     _seed_owner(marketo_client)
-    results = marketo_client.sync("companies", [
-        {"externalCompanyId": "001B", "company": "Beta", "externalSalesPersonId": "005A"},
-        {"externalCompanyId": "001C", "externalSalesPersonId": "005Q"},
-        {"externalCompanyId": "001A", "company": "Acme 2"},
-    ])
-    assert [(r.index, r.status, r.ok) for r in results] == [(0, "created", True), (1, "skipped", False),
-                                                            (2, "updated", True)]
+    results = marketo_client.sync(
+        "companies",
+        [
+            {"externalCompanyId": "001B", "company": "Beta", "externalSalesPersonId": "005A"},
+            {"externalCompanyId": "001C", "externalSalesPersonId": "005Q"},
+            {"externalCompanyId": "001A", "company": "Acme 2"},
+        ],
+    )
+    assert [(r.index, r.status, r.ok) for r in results] == [
+        (0, "created", True),
+        (1, "skipped", False),
+        (2, "updated", True),
+    ]
     assert results[1].reasons[0].code == "1013" and results[1].marketo_id is None
     assert results[0].marketo_id is not None and results[0].marketo_id.isdigit()
 
 
 def test_leads_are_matched_by_position_with_skips_in_the_middle(marketo_client: MarketoClient) -> None:
-    results = marketo_client.sync_leads([
-        {"externalPersonId": "003A", "email": "a@example.com"},
-        {"externalPersonId": "003B", "priority": 5},
-        {"externalPersonId": "003C", "email": "c@example.com"},
-    ])
+    results = marketo_client.sync_leads(
+        [
+            {"externalPersonId": "003A", "email": "a@example.com"},
+            {"externalPersonId": "003B", "priority": 5},
+            {"externalPersonId": "003C", "email": "c@example.com"},
+        ]
+    )
     assert [r.status for r in results] == ["created", "skipped", "created"]
     assert results[1].reasons[0].code == "1003" and results[2].index == 2
     rows = list(marketo_client.get("leads", "externalPersonId", ["003A", "003C"], fields=["email", "externalPersonId"]))
@@ -202,7 +211,8 @@ def test_long_filter_lists_switch_to_post_method_get(marketo_client_sim: Any, ma
     assert len(rows) == 300
     gets = [e for e in marketo_client_sim.log.all() if e.operation == "get"]
     assert [(e.method, e.detail.get("_method"), e.http_status, e.records) for e in gets] == [
-        ("POST", "GET", 200, 300), ("GET", None, 200, 150)
+        ("POST", "GET", 200, 300),
+        ("GET", None, 200, 150),
     ]
 
 
@@ -212,8 +222,11 @@ def test_paging_follows_next_page_tokens(marketo_client_sim: Any, marketo_client
     assert [row["id"] for row in rows] == list(range(1, 31))
     opportunities = [{"externalOpportunityId": f"006{i}", "name": f"Deal {i}"} for i in range(5)]
     marketo_client.sync("opportunities", opportunities)
-    found = list(marketo_client.get("opportunities", "externalOpportunityId", [o["externalOpportunityId"]
-                                                                             for o in opportunities]))
+    found = list(
+        marketo_client.get(
+            "opportunities", "externalOpportunityId", [o["externalOpportunityId"] for o in opportunities]
+        )
+    )
     assert len(found) == 5
 
 
@@ -231,8 +244,11 @@ def test_roles_by_compound_key(marketo_client_sim: Any, marketo_client: MarketoC
 
 def test_deletes_merge_and_describe(marketo_client: MarketoClient) -> None:
     _seed_owner(marketo_client)
-    made = marketo_client.sync_leads([{"email": "w@example.com"}, {"email": "l@example.com", "title": "VP"}],
-                                     action="createDuplicate", lookup_field="email")
+    made = marketo_client.sync_leads(
+        [{"email": "w@example.com"}, {"email": "l@example.com", "title": "VP"}],
+        action="createDuplicate",
+        lookup_field="email",
+    )
     winner, loser = (int(r.marketo_id or 0) for r in made)
     marketo_client.merge_leads(winner, [loser])
     assert [r.status for r in marketo_client.delete_leads([loser, winner])] == ["skipped", "deleted"]
@@ -260,7 +276,9 @@ def test_one_info_line_per_call_and_no_secrets(marketo_client: MarketoClient, ca
         list(marketo_client.get("leads", "externalPersonId", ["003A"]))
     mine = [r for r in caplog.records if r.name == "clients.marketo"]
     assert [r.getMessage().split(" ")[1:3] for r in mine] == [
-        ["GET", "/identity/oauth/token"], ["POST", "/rest/v1/leads.json"], ["GET", "/rest/v1/leads.json"]
+        ["GET", "/identity/oauth/token"],
+        ["POST", "/rest/v1/leads.json"],
+        ["GET", "/rest/v1/leads.json"],
     ]
     assert "records=1" in mine[1].getMessage() and "-> 200" in mine[1].getMessage()
     everything = "\n".join(r.getMessage() for r in caplog.records)

@@ -34,14 +34,16 @@ def data_calls(sim: SalesforceSimulator, since: int = 0) -> list[Any]:
 
 
 def open_leads(client: SalesforceClient, n: int) -> list[dict[str, Any]]:
-    page = next(client.query(format_soql("SELECT Id, OwnerId FROM Lead WHERE IsConverted = false ORDER BY Id "
-                                         "LIMIT {}", n)))
+    page = next(
+        client.query(format_soql("SELECT Id, OwnerId FROM Lead WHERE IsConverted = false ORDER BY Id LIMIT {}", n))
+    )
     return page.records
 
 
 # --- authentication -----------------------------------------------------------------------------
-def test_gets_a_token_and_knows_who_it_is(salesforce_sim: SalesforceSimulator,
-                                          make_salesforce_client: MakeClient) -> None:
+def test_gets_a_token_and_knows_who_it_is(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     identity = make_salesforce_client().identity()
     assert identity.org_id == salesforce_sim.org.org_id
     assert identity.user_id == salesforce_sim.org.integration_user_id
@@ -57,13 +59,14 @@ def test_refused_credentials_raise_authentication_failed_without_the_secret(make
     assert "wrong-secret-value" not in repr(client)
 
 
-def test_jwt_bearer_login(salesforce_sim_factory: Callable[..., SalesforceSimulator],
-                          make_salesforce_client: MakeClient) -> None:
+def test_jwt_bearer_login(
+    salesforce_sim_factory: Callable[..., SalesforceSimulator], make_salesforce_client: MakeClient
+) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     sim = salesforce_sim_factory(seed=3, size=40, jwt_public_key_pem=public)
     admin = sim.org.get(sim.org.admin_user_id)
     assert admin is not None
@@ -73,8 +76,12 @@ def test_jwt_bearer_login(salesforce_sim_factory: Callable[..., SalesforceSimula
 
 
 def test_from_settings(salesforce_sim: SalesforceSimulator, salesforce_limiter: LocalLimiter) -> None:
-    settings = load_settings(SALESFORCE_LOGIN_URL=salesforce_sim.url, SALESFORCE_CLIENT_ID="msi-sync-demo",
-                             SALESFORCE_CLIENT_SECRET=SecretStr("demo-secret"), SALESFORCE_API_VERSION="61.0")
+    settings = load_settings(
+        SALESFORCE_LOGIN_URL=salesforce_sim.url,
+        SALESFORCE_CLIENT_ID="msi-sync-demo",
+        SALESFORCE_CLIENT_SECRET=SecretStr("demo-secret"),
+        SALESFORCE_API_VERSION="61.0",
+    )
     client = SalesforceClient.from_settings(settings, salesforce_limiter, purpose=WRITEBACK)
     assert client.limits()["DailyApiRequests"]["Max"] == 100_000
     assert salesforce_sim.log.all()[-1].path == "/services/data/v61.0/limits/"
@@ -118,8 +125,9 @@ def test_include_deleted_reads_the_recycle_bin(make_salesforce_client: MakeClien
     assert deleted and all(r["IsDeleted"] for r in deleted)
 
 
-def test_fifteen_character_ids_are_normalised(salesforce_sim: SalesforceSimulator,
-                                              make_salesforce_client: MakeClient) -> None:
+def test_fifteen_character_ids_are_normalised(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     raw = [r for r in salesforce_sim.org.records("Contact") if r["OwnerId"] and len(r["OwnerId"]) == 15]
     assert raw  # the bad-input org holds 15-character references
     soql = format_soql("SELECT Id, OwnerId, AccountId FROM Contact WHERE Id IN {}", [r["Id"] for r in raw])
@@ -131,14 +139,28 @@ def test_fifteen_character_ids_are_normalised(salesforce_sim: SalesforceSimulato
 
 
 def test_invalid_ids_are_kept_and_flagged_not_fatal() -> None:
-    record = normalise_record({"attributes": {"type": "Lead"}, "Id": "00Q0100000000AM", "OwnerId": "garbage",
-                               "FiscalId": 7, "LeadSource": "Web"})
-    assert record == {"_type": "Lead", "Id": "00Q0100000000AMEAY", "OwnerId": "garbage", "FiscalId": 7,
-                      "LeadSource": "Web", "_invalid_ids": ("OwnerId",)}
+    record = normalise_record(
+        {
+            "attributes": {"type": "Lead"},
+            "Id": "00Q0100000000AM",
+            "OwnerId": "garbage",
+            "FiscalId": 7,
+            "LeadSource": "Web",
+        }
+    )
+    assert record == {
+        "_type": "Lead",
+        "Id": "00Q0100000000AMEAY",
+        "OwnerId": "garbage",
+        "FiscalId": 7,
+        "LeadSource": "Web",
+        "_invalid_ids": ("OwnerId",),
+    }
 
 
-def test_describe_limits_and_sandbox(salesforce_sim_factory: Callable[..., SalesforceSimulator],
-                                     make_salesforce_client: MakeClient) -> None:
+def test_describe_limits_and_sandbox(
+    salesforce_sim_factory: Callable[..., SalesforceSimulator], make_salesforce_client: MakeClient
+) -> None:
     client = make_salesforce_client()
     assert any(f["name"] == "mkto_si__Priority__c" for f in client.describe("Lead")["fields"])
     assert client.limits()["DailyApiRequests"]["Max"] == 100_000
@@ -155,14 +177,20 @@ def test_update_returns_per_record_results_and_never_triggers_assignment(
     client = make_salesforce_client()
     leads = [r for r in open_leads(client, 50) if r["OwnerId"] != salesforce_sim.org.assignment_queue_id][:3]
     converted = next(client.query("SELECT Id FROM Lead WHERE IsConverted = true LIMIT 1")).records[0]["Id"]
-    results = client.update([
-        {"Id": leads[0]["Id"], "_type": "Lead", "mkto_si__Priority__c": 80},
-        {"Id": converted, "mkto_si__Priority__c": 80},
-        {"Id": leads[1]["Id"][:15], "mkto_si__Urgency__c": "x"},
-        {"Id": leads[2]["Id"], "mkto_si__Relative_Score_Value__c": 12.5},
-    ])
-    assert [(r.id, r.success) for r in results] == [(leads[0]["Id"], True), (converted, False),
-                                                    (leads[1]["Id"], False), (leads[2]["Id"], True)]
+    results = client.update(
+        [
+            {"Id": leads[0]["Id"], "_type": "Lead", "mkto_si__Priority__c": 80},
+            {"Id": converted, "mkto_si__Priority__c": 80},
+            {"Id": leads[1]["Id"][:15], "mkto_si__Urgency__c": "x"},
+            {"Id": leads[2]["Id"], "mkto_si__Relative_Score_Value__c": 12.5},
+        ]
+    )
+    assert [(r.id, r.success) for r in results] == [
+        (leads[0]["Id"], True),
+        (converted, False),
+        (leads[1]["Id"], False),
+        (leads[2]["Id"], True),
+    ]
     assert results[1].errors == (("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", ()),)
     assert results[2].errors[0][0] == "INVALID_FIELD_FOR_INSERT_UPDATE"
     assert results[2].errors[0][2] == ("mkto_si__Urgency__c",)
@@ -172,8 +200,9 @@ def test_update_returns_per_record_results_and_never_triggers_assignment(
         assert salesforce_sim.org.get(lead["Id"])["OwnerId"] == lead["OwnerId"]  # type: ignore[index]
 
 
-def test_more_than_200_records_is_refused_before_sending(salesforce_sim: SalesforceSimulator,
-                                                         make_salesforce_client: MakeClient) -> None:
+def test_more_than_200_records_is_refused_before_sending(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     client = make_salesforce_client()
     with pytest.raises(ValueError):
         client.update([{"Id": "00Q0100000000AMEAY", "Title": "x"}] * 201)
@@ -196,8 +225,9 @@ def test_an_expired_token_is_renewed_once_and_the_headers_resent(
     assert all(salesforce_sim.org.get(r["Id"])["OwnerId"] == r["OwnerId"] for r in leads)  # type: ignore[index]
 
 
-def test_a_session_that_stays_invalid_raises_session_expired(salesforce_sim: SalesforceSimulator,
-                                                             make_salesforce_client: MakeClient) -> None:
+def test_a_session_that_stays_invalid_raises_session_expired(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     client = make_salesforce_client()
     client.identity()
     salesforce_sim.faults = FaultPlan(rates={"early_token_expiry": 1.0})
@@ -208,8 +238,9 @@ def test_a_session_that_stays_invalid_raises_session_expired(salesforce_sim: Sal
 
 
 # --- failures -------------------------------------------------------------------------------------
-def test_request_limit_exceeded_becomes_budget_exhausted(salesforce_sim: SalesforceSimulator,
-                                                         make_salesforce_client: MakeClient) -> None:
+def test_request_limit_exceeded_becomes_budget_exhausted(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     client = make_salesforce_client()
     client.identity()
     salesforce_sim.faults = FaultPlan(rates={"request_limit": 1.0})
@@ -219,8 +250,9 @@ def test_request_limit_exceeded_becomes_budget_exhausted(salesforce_sim: Salesfo
     assert data_calls(salesforce_sim)[-1].http_status == 403
 
 
-def test_an_org_at_its_allocation_is_not_called_again(salesforce_sim_factory: Callable[..., SalesforceSimulator],
-                                                      make_salesforce_client: MakeClient) -> None:
+def test_an_org_at_its_allocation_is_not_called_again(
+    salesforce_sim_factory: Callable[..., SalesforceSimulator], make_salesforce_client: MakeClient
+) -> None:
     sim = salesforce_sim_factory(seed=1, size=20, api_limit=1)
     client = make_salesforce_client(sim)
     client.limits()  # the answer says api-usage=1/1: the limiter now knows the org is out of calls
@@ -230,8 +262,9 @@ def test_an_org_at_its_allocation_is_not_called_again(salesforce_sim_factory: Ca
 
 
 @pytest.mark.parametrize("kind", ["http_500", "http_503"])
-def test_server_errors_become_retry_later(salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient,
-                                          kind: str) -> None:
+def test_server_errors_become_retry_later(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient, kind: str
+) -> None:
     client = make_salesforce_client()
     client.identity()
     salesforce_sim.faults = FaultPlan(rates={kind: 1.0})
@@ -249,17 +282,23 @@ def test_a_timeout_becomes_retry_later(salesforce_sim: SalesforceSimulator, make
     assert refused.value.code == "timeout"
 
 
-@pytest.mark.parametrize(("soql", "code"), [("SELECT Id FROM Nope", "INVALID_TYPE"),
-                                            ("SELECT Nope FROM Lead", "INVALID_FIELD"),
-                                            ("SELECT Id FRM Lead", "MALFORMED_QUERY")])
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Id FROM Nope", "INVALID_TYPE"),
+        ("SELECT Nope FROM Lead", "INVALID_FIELD"),
+        ("SELECT Id FRM Lead", "MALFORMED_QUERY"),
+    ],
+)
 def test_bad_queries_are_rejected(make_salesforce_client: MakeClient, soql: str, code: str) -> None:
     with pytest.raises(RequestRejected) as refused:
         next(make_salesforce_client().query(soql))
     assert refused.value.code == code and refused.value.http_status == 400
 
 
-def test_an_expired_cursor_is_rejected_with_its_code(salesforce_sim: SalesforceSimulator,
-                                                     make_salesforce_client: MakeClient) -> None:
+def test_an_expired_cursor_is_rejected_with_its_code(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     client = make_salesforce_client()
     first = next(client.query("SELECT Id FROM Contact"))
     salesforce_sim.cursors.expire_all()
@@ -282,8 +321,9 @@ def test_every_call_is_counted_and_the_usage_header_observed(
     assert snapshot.salesforce_org_used == salesforce_sim.usage.used and snapshot.salesforce_org_max == 100_000
 
 
-def test_a_spent_local_budget_refuses_before_sending(salesforce_sim: SalesforceSimulator,
-                                                     make_salesforce_client: MakeClient) -> None:
+def test_a_spent_local_budget_refuses_before_sending(
+    salesforce_sim: SalesforceSimulator, make_salesforce_client: MakeClient
+) -> None:
     client = make_salesforce_client(limiter=LocalLimiter(LimiterConfig(salesforce_daily_limit=2)))
     client.limits()
     client.limits()

@@ -77,8 +77,7 @@ def parse_celery(argv: list[str]) -> tuple[str, dict[str, Any]]:
     from worker.celery_app import app
 
     assert argv[:3] == ["celery", "-A", "worker"], argv
-    parent = click.Context(celery, info_name="celery", obj=CLIContext(app=app, no_color=True, workdir=None,
-                                                                      quiet=True))
+    parent = click.Context(celery, info_name="celery", obj=CLIContext(app=app, no_color=True, workdir=None, quiet=True))
     name, *rest = argv[3:]
     sub = celery.commands[name]
     return name, dict(sub.make_context(name, rest, parent=parent).params)

@@ -30,12 +30,19 @@ from worker.queues import QUEUES
 from worker.settings import Settings, load_settings
 
 SETTINGS = set(Settings.model_fields)
-SECRET_SETTINGS = {name for name, field in Settings.model_fields.items()
-                   if SecretStr in typing.get_args(field.annotation)}
+SECRET_SETTINGS = {
+    name for name, field in Settings.model_fields.items() if SecretStr in typing.get_args(field.annotation)
+}
 # Variables that are not our settings but are known to their readers: compose itself, the
 # postgres image, and requests (the CA bundle the demo's workers trust).
-KNOWN_ELSEWHERE = {"COMPOSE_PROFILES", "MSI_SYNC_ENV_FILE", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
-                   "REQUESTS_CA_BUNDLE"}
+KNOWN_ELSEWHERE = {
+    "COMPOSE_PROFILES",
+    "MSI_SYNC_ENV_FILE",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "REQUESTS_CA_BUNDLE",
+}
 THIRD_PARTY_IMAGES = {"redis", "postgres"}
 DEMO_ONLY = {"salesforce-sim", "marketo-sim", "demo-connect", "demo-sync"}
 ONE_SHOT = {"demo-connect", "demo-sync"}
@@ -55,8 +62,10 @@ def ours() -> dict[str, dict[str, Any]]:
 
 
 def test_services_and_the_demo_profile() -> None:
-    assert set(services()) == {"redis", "postgres", "worker-sync", "worker-marketo", "worker-writeback", "beat",
-                               "flower"} | DEMO_ONLY
+    assert (
+        set(services())
+        == {"redis", "postgres", "worker-sync", "worker-marketo", "worker-writeback", "beat", "flower"} | DEMO_ONLY
+    )
     for name, service in services().items():
         assert service.get("profiles") == (["demo"] if name in DEMO_ONLY else None), name
     for name, service in ours().items():

@@ -62,14 +62,16 @@ class Processes:
     def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         program = argv[0] if name == "redis" else str(BIN / argv[0])
         with open(self.log_dir / f"{name}.log", "wb") as log:
-            process = subprocess.Popen([program, *argv[1:]], env=self.env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [program, *argv[1:]], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.running.append(process)
         return process
 
     def run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / argv[0]), *argv[1:]], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return subprocess.run(
+            [str(BIN / argv[0]), *argv[1:]], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def stop(self) -> None:
         for process in self.running:
@@ -103,8 +105,10 @@ def demo(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Processes, dict[st
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     compose = services()
     values = active_values(DEMO_ENV)
-    salesforce = replaced(command_of(compose["salesforce-sim"], values),
-                          {"--public-host": host, "--port": sf_port, "--tls-dir": str(ca_dir)})
+    salesforce = replaced(
+        command_of(compose["salesforce-sim"], values),
+        {"--public-host": host, "--port": sf_port, "--tls-dir": str(ca_dir)},
+    )
     marketo = replaced(command_of(compose["marketo-sim"], values), {"--port": mk_port})
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "MARKETO_", "REQUESTS_"))},
@@ -114,22 +118,29 @@ def demo(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Processes, dict[st
         "DATABASE_URL": postgres_url,
         "SALESFORCE_LOGIN_URL": values["SALESFORCE_LOGIN_URL"].replace("salesforce-sim:8443", f"{host}:{sf_port}"),
         "MARKETO_BASE_URL": values["MARKETO_BASE_URL"].replace("marketo-sim:8081", f"127.0.0.1:{mk_port}"),
-        "REQUESTS_CA_BUNDLE": values["REQUESTS_CA_BUNDLE"].replace(str(Path(values["REQUESTS_CA_BUNDLE"]).parent),
-                                                                   str(ca_dir)),
+        "REQUESTS_CA_BUNDLE": values["REQUESTS_CA_BUNDLE"].replace(
+            str(Path(values["REQUESTS_CA_BUNDLE"]).parent), str(ca_dir)
+        ),
     }
     processes = Processes(tmp_path, env)
     try:
-        processes.start("redis", [*compose["redis"]["command"], "--port", str(redis_port), "--bind", "127.0.0.1",
-                                  "--dir", str(tmp_path)])
+        processes.start(
+            "redis",
+            [*compose["redis"]["command"], "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp_path)],
+        )
         wait_until(lambda: redis.Redis.from_url(redis_url).ping(), "redis")
         processes.start("salesforce-sim", salesforce)
         processes.start("marketo-sim", marketo)
         ca = ca_dir / "ca.pem"
-        wait_until(lambda: urllib.request.urlopen(
-            f"https://localhost:{sf_port}/services/data", timeout=5,
-            context=ssl.create_default_context(cafile=str(ca))), "salesforce-sim")
-        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{mk_port}/_sim/state", timeout=5),
-                   "marketo-sim")
+        wait_until(
+            lambda: urllib.request.urlopen(
+                f"https://localhost:{sf_port}/services/data",
+                timeout=5,
+                context=ssl.create_default_context(cafile=str(ca)),
+            ),
+            "salesforce-sim",
+        )
+        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{mk_port}/_sim/state", timeout=5), "marketo-sim")
         yield processes, env
     finally:
         processes.stop()
@@ -146,8 +157,11 @@ def test_the_demo_profile_connects_and_syncs(demo: tuple[Processes, dict[str, st
         # The compose health check itself, as Docker would run it.
         probe = healthcheck_command(compose[name], {})
         probe = [part.replace("$HOSTNAME", socket.gethostname()) for part in probe]
-        wait_until(lambda probe=probe: processes.run(probe, timeout=60).returncode == 0,
-                   f"{name} (see {processes.log_dir / name}.log)", timeout=90)
+        wait_until(
+            lambda probe=probe: processes.run(probe, timeout=60).returncode == 0,
+            f"{name} (see {processes.log_dir / name}.log)",
+            timeout=90,
+        )
 
     connect = processes.run(command_of(compose["demo-connect"], values), timeout=120)
     assert connect.returncode == 0, connect.stdout + connect.stderr

@@ -18,14 +18,18 @@ def task(**fields: Any) -> SimpleNamespace:
 
 
 def test_ids_counts_and_our_words_are_shown_as_they_are() -> None:
-    shown = format_task(task(
-        kwargs="{'run_id': 12, 'step': 'leads:upsert', 'chunk_id': 345, 'standalone': False}",
-        result="{'chunk': 345, 'status': 'done', 'succeeded': 298, 'failed': 2, 'calls': 1}",
-    ))
+    shown = format_task(
+        task(
+            kwargs="{'run_id': 12, 'step': 'leads:upsert', 'chunk_id': 345, 'standalone': False}",
+            result="{'chunk': 345, 'status': 'done', 'succeeded': 298, 'failed': 2, 'calls': 1}",
+        )
+    )
     assert shown.kwargs == "{'run_id': 12, 'step': 'leads:upsert', 'chunk_id': 345, 'standalone': False}"
     assert shown.result == "{'chunk': 345, 'status': 'done', 'succeeded': 298, 'failed': 2, 'calls': 1}"
-    for kwargs in ("{'objects': ['leads', 'roles'], 'full': True}",
-                   "{'run_id': 3, 'object_type': 'leads', 'sobjects': ['Lead', 'Contact']}"):
+    for kwargs in (
+        "{'objects': ['leads', 'roles'], 'full': True}",
+        "{'run_id': 3, 'object_type': 'leads', 'sobjects': ['Lead', 'Contact']}",
+    ):
         assert format_task(task(kwargs=kwargs)).kwargs == kwargs
     assert format_task(task(result="{'chunk': 9, 'status': 'waiting-for-budget'}")).result == (
         "{'chunk': 9, 'status': 'waiting-for-budget'}"
@@ -33,11 +37,13 @@ def test_ids_counts_and_our_words_are_shown_as_they_are() -> None:
 
 
 def test_anything_else_is_hidden() -> None:
-    shown = format_task(task(
-        args="([{'Email': 'ann@example.com'}],)",
-        kwargs="{'run_id': 1, 'step': 'Ann Smith', 'email': 'ann@example.com', 'payload': {'lastName': 'Smith'}}",
-        result="{'status': 'done', 'message': 'lead ann@example.com rejected'}",
-    ))
+    shown = format_task(
+        task(
+            args="([{'Email': 'ann@example.com'}],)",
+            kwargs="{'run_id': 1, 'step': 'Ann Smith', 'email': 'ann@example.com', 'payload': {'lastName': 'Smith'}}",
+            result="{'status': 'done', 'message': 'lead ann@example.com rejected'}",
+        )
+    )
     assert shown.args == "([{'Email': '[hidden]'}],)"
     assert shown.kwargs == "{'run_id': 1, 'step': '[hidden]', 'email': '[hidden]', 'payload': {'lastName': '[hidden]'}}"
     assert shown.result == "{'status': 'done', 'message': '[hidden]'}"
@@ -47,11 +53,13 @@ def test_anything_else_is_hidden() -> None:
 
 
 def test_exceptions_keep_their_codes_but_not_addresses_or_credentials() -> None:
-    shown = format_task(task(
-        exception="RequestRejected('1003 Invalid email ann@example.com')",
-        traceback="Traceback...\nAuthenticationFailed: token rejected, Authorization: Bearer abc.def-123 "
-                  "client_secret=s3cr3t",
-    ))
+    shown = format_task(
+        task(
+            exception="RequestRejected('1003 Invalid email ann@example.com')",
+            traceback="Traceback...\nAuthenticationFailed: token rejected, Authorization: Bearer abc.def-123 "
+            "client_secret=s3cr3t",
+        )
+    )
     assert shown.exception == "RequestRejected('1003 Invalid email [email hidden]')"
     assert "abc.def-123" not in shown.traceback and "s3cr3t" not in shown.traceback
     assert "AuthenticationFailed: token rejected" in shown.traceback

@@ -18,9 +18,18 @@ from typing import Any
 import requests
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--remote-debugging-port=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+]
 
 
 def chromium_path() -> str | None:
@@ -40,9 +49,10 @@ class Page:
             raise RuntimeError("chromium is not installed (Debian: apt-get install -y chromium)")
         self._profile = tempfile.TemporaryDirectory(prefix="msi-chromium-")
         self._process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [binary, *FLAGS, f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self._ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
@@ -52,8 +62,9 @@ class Page:
             if headers:
                 self.call("Network.enable")
                 self.call("Network.setExtraHTTPHeaders", headers=headers)
-            self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                      mobile=False)
+            self.call(
+                "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+            )
         except BaseException:
             self._stop_browser()
             raise

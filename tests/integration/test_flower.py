@@ -42,12 +42,22 @@ class Flower:
 
     def __init__(self, stack: Stack) -> None:
         self.log_path = stack.log_dir / "flower.log"
-        command = [sys.executable, "-m", "celery", "-A", "worker", "flower",
-                   f"--conf={REPO / 'worker' / 'flowerconfig.py'}", "--address=127.0.0.1", "--port=0"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker",
+            "flower",
+            f"--conf={REPO / 'worker' / 'flowerconfig.py'}",
+            "--address=127.0.0.1",
+            "--port=0",
+        ]
         env = {**os.environ, **stack.env, "FLOWER_BASIC_AUTH": ":".join(FLOWER_LOGIN)}
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.url = self._wait_for_address()
 
     def _wait_for_address(self) -> str:
@@ -88,7 +98,8 @@ class Flower:
             tasks = {i: t for i, t in self.tasks().items() if (t.get("worker") or "").startswith(WORKER)}
             done = all(t["state"] == "SUCCESS" for t in tasks.values()) and any(
                 t["name"].endswith(f"run {run_id} wave done") and "'finished': True" in (t["result"] or "")
-                for t in tasks.values())
+                for t in tasks.values()
+            )
             if done:
                 return tasks
             states = sorted((t["name"], t["state"]) for t in tasks.values())
@@ -116,8 +127,12 @@ def plant_person(stack: Stack) -> str:
 @pytest.fixture
 def watched_stack(stack_factory: Any) -> Iterator[tuple[Stack, Flower]]:
     """A worker, and Flower receiving its events; the org has a planted person in it."""
-    stack: Stack = stack_factory(size=120, seed=5, salesforce_args={"client_secret": SALESFORCE_SECRET},
-                                 marketo_args={"client_secret": MARKETO_SECRET})
+    stack: Stack = stack_factory(
+        size=120,
+        seed=5,
+        salesforce_args={"client_secret": SALESFORCE_SECRET},
+        marketo_args={"client_secret": MARKETO_SECRET},
+    )
     plant_person(stack)
     stack.start_worker(name=WORKER)
     flower = Flower(stack)
@@ -193,8 +208,11 @@ def test_flower_shows_every_stage_by_name_and_nothing_but_ids(watched_sync: tupl
         assert stack.marketo.store.leads.find("email", PLANTED_EMAIL)
     seen = [flower.get("/api/tasks").text, flower.get("/metrics", auth=None).text, flower.get("/tasks").text]
     for task_id in tasks:
-        seen += [flower.get(f"/api/task/info/{task_id}").text, flower.get(f"/api/task/result/{task_id}").text,
-                 flower.get(f"/task/{task_id}").text]
+        seen += [
+            flower.get(f"/api/task/info/{task_id}").text,
+            flower.get(f"/api/task/result/{task_id}").text,
+            flower.get(f"/task/{task_id}").text,
+        ]
     for secret in NEVER_SHOWN:
         assert not [text for text in seen if secret in text], f"{secret} reached flower"
 
@@ -214,8 +232,9 @@ def test_flower_needs_a_login_and_exports_metrics_by_stage(watched_sync: tuple[S
     assert {"leads:upsert", "leads:upsert wave done", "msi.start_cycle"} <= labels
     assert [label for label in labels if label.startswith("extract ")]
     assert [label for label in labels if re.search(r"\d", label)] == []
-    assert re.search(r'^flower_task_runtime_seconds_count\{task="roles:upsert",worker="watched', metrics.text,
-                     re.MULTILINE)
+    assert re.search(
+        r'^flower_task_runtime_seconds_count\{task="roles:upsert",worker="watched', metrics.text, re.MULTILINE
+    )
 
 
 def test_flower_pages_hide_what_a_task_should_never_have_been_given(watched_stack: tuple[Stack, Flower]) -> None:
@@ -224,8 +243,9 @@ def test_flower_pages_hide_what_a_task_should_never_have_been_given(watched_stac
 
     _, flower = watched_stack
     # A queue no worker reads: the message only produces a task-sent event, which Flower records.
-    probe = app.send_task("msi.sweep", kwargs={"run_id": 7, "email": PLANTED_EMAIL, "note": PLANTED_NAME},
-                          queue="flower-probe")
+    probe = app.send_task(
+        "msi.sweep", kwargs={"run_id": 7, "email": PLANTED_EMAIL, "note": PLANTED_NAME}, queue="flower-probe"
+    )
     deadline = time.monotonic() + 15
     while probe.id not in flower.tasks():
         assert time.monotonic() < deadline, "flower never saw the probe task"
@@ -233,8 +253,13 @@ def test_flower_pages_hide_what_a_task_should_never_have_been_given(watched_stac
 
     page = flower.get(f"/task/{probe.id}")
     assert page.status_code == 200 and "run_id" in page.text
-    table = flower.get("/tasks/datatable", draw=1, start=0, length=100, **{"order[0][column]": 0,
-                       "columns[0][data]": "name", "search[value]": ""}).json()
+    table = flower.get(
+        "/tasks/datatable",
+        draw=1,
+        start=0,
+        length=100,
+        **{"order[0][column]": 0, "columns[0][data]": "name", "search[value]": ""},
+    ).json()
     shown = next(row for row in table["data"] if row["uuid"] == probe.id)
     assert ast.literal_eval(shown["kwargs"]) == {"run_id": 7, "email": "[hidden]", "note": "[hidden]"}
     for text in (page.text, str(table)):
@@ -254,10 +279,12 @@ def test_tasks_page_in_headless_chromium(watched_sync: tuple[Stack, Flower, int]
         page.wait_for("document.querySelectorAll('#tasks-table tbody tr td').length > 1")
         # Flower shows 15 rows a page; one cycle of this org has a few more tasks.
         page.evaluate("$('#tasks-table').DataTable().page.len(30).draw()")
-        names = set(page.wait_for(
-            "document.querySelectorAll('#tasks-table tbody tr').length > 15 && "
-            "Array.from(document.querySelectorAll('#tasks-table tbody tr td:first-child')).map(td => td.innerText)"
-        ))
+        names = set(
+            page.wait_for(
+                "document.querySelectorAll('#tasks-table tbody tr').length > 15 && "
+                "Array.from(document.querySelectorAll('#tasks-table tbody tr td:first-child')).map(td => td.innerText)"
+            )
+        )
         shot = page.screenshot(tmp_path / "flower-tasks.png")
     finally:
         page.close()

@@ -43,9 +43,7 @@ class MarketoHttp:
         return body
 
     def post(self, path: str, body: Any = None, **params: Any) -> dict[str, Any]:
-        response = self.session.post(
-            self.sim.url + path, json=body, params=params, headers=self.headers(), timeout=30
-        )
+        response = self.session.post(self.sim.url + path, json=body, params=params, headers=self.headers(), timeout=30)
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
@@ -125,19 +123,22 @@ class SalesforceHttp:
         self.verify = str(sim.ca_bundle)  # per request: an environment REQUESTS_CA_BUNDLE would win over session.verify
         self._token: str | None = None
 
-    def token_response(self, auth: tuple[str, str] | None = ("msi-sync-demo", "demo-secret"),
-                       **form: str) -> requests.Response:
+    def token_response(
+        self, auth: tuple[str, str] | None = ("msi-sync-demo", "demo-secret"), **form: str
+    ) -> requests.Response:
         data = {"grant_type": "client_credentials", **form}
-        return self.session.post(self.sim.url + "/services/oauth2/token", data=data, auth=auth,
-                                 verify=self.verify, timeout=10)
+        return self.session.post(
+            self.sim.url + "/services/oauth2/token", data=data, auth=auth, verify=self.verify, timeout=10
+        )
 
     def token(self) -> str:
         if self._token is None:
             self._token = self.token_response().json()["access_token"]
         return self._token
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
         url = path if path.startswith("https://") else self.sim.url + path
         all_headers = {"Authorization": f"Bearer {self.token()}", **(headers or {})}
         kwargs.setdefault("timeout", 30)
@@ -162,15 +163,18 @@ class SalesforceHttp:
             records.extend(body["records"])
         return records
 
-    def update(self, records: list[dict[str, Any]], *, all_or_none: bool = False,
-               auto_assign: str | None = "FALSE") -> requests.Response:
+    def update(
+        self, records: list[dict[str, Any]], *, all_or_none: bool = False, auto_assign: str | None = "FALSE"
+    ) -> requests.Response:
         headers = {"Sforce-Auto-Assign": auto_assign} if auto_assign is not None else {}
-        return self.data("PATCH", "composite/sobjects", json={"allOrNone": all_or_none, "records": records},
-                         headers=headers)
+        return self.data(
+            "PATCH", "composite/sobjects", json={"allOrNone": all_or_none, "records": records}, headers=headers
+        )
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.session.request(method, self.sim.url + "/_sim/" + path, verify=self.verify, timeout=60,
-                                        **kwargs)
+        response = self.session.request(
+            method, self.sim.url + "/_sim/" + path, verify=self.verify, timeout=60, **kwargs
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -13,11 +13,15 @@ def _codes(body: dict[str, Any]) -> list[str]:
 
 
 def test_lead_results_follow_input_order_without_seq(mkto_with_owner: Any) -> None:
-    body = mkto_with_owner.sync("leads", [
-        {"externalPersonId": "003A", "email": "a@example.com", "externalCompanyId": "001A"},
-        {"externalPersonId": "003B", "nickname": "nope"},
-        {"externalPersonId": "003C", "email": "c@example.com", "externalSalesPersonId": "005A"},
-    ], lookupField="externalPersonId")
+    body = mkto_with_owner.sync(
+        "leads",
+        [
+            {"externalPersonId": "003A", "email": "a@example.com", "externalCompanyId": "001A"},
+            {"externalPersonId": "003B", "nickname": "nope"},
+            {"externalPersonId": "003C", "email": "c@example.com", "externalSalesPersonId": "005A"},
+        ],
+        lookupField="externalPersonId",
+    )
     assert _codes(body) == ["created", "1006", "created"]
     assert all("seq" not in r for r in body["result"])
     assert "id" not in body["result"][1]
@@ -44,31 +48,39 @@ def test_id_is_only_a_key_with_update_only(mkto: Any) -> None:
 
 
 def test_msi_fields_are_read_only_and_returned_only_when_asked(mkto: Any) -> None:
-    created = mkto.sync("leads", [{"externalPersonId": "003A", "email": "m@example.com"}],
-                        lookupField="externalPersonId")
+    created = mkto.sync(
+        "leads", [{"externalPersonId": "003A", "email": "m@example.com"}], lookupField="externalPersonId"
+    )
     written = mkto.sync("leads", [{"externalPersonId": "003A", "relativeScoring": 3}], lookupField="externalPersonId")
     mkto.sim.store.advance_msi(4)
     plain = mkto.get("/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A")["result"][0]
-    asked = mkto.get("/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A",
-                     fields=",".join(MSI_FIELDS))["result"][0]
+    asked = mkto.get(
+        "/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A", fields=",".join(MSI_FIELDS)
+    )["result"][0]
     assert _codes(created) == ["created"] and _codes(written) == ["1003"]
     assert not set(MSI_FIELDS) & set(plain)
     assert {"msiLastInterestingMomentType", "priority", "relativeScoring"} <= set(asked)
 
 
 def test_company_fields_on_a_linked_lead_are_1021_and_inherited_on_read(mkto_with_owner: Any) -> None:
-    body = mkto_with_owner.sync("leads", [
-        {"externalPersonId": "003A", "email": "a@example.com", "externalCompanyId": "001A"},
-        {"externalPersonId": "003B", "externalCompanyId": "001A", "company": "Other"},
-        {"externalPersonId": "003C", "externalCompanyId": "001Q"},
-    ], lookupField="externalPersonId")
+    body = mkto_with_owner.sync(
+        "leads",
+        [
+            {"externalPersonId": "003A", "email": "a@example.com", "externalCompanyId": "001A"},
+            {"externalPersonId": "003B", "externalCompanyId": "001A", "company": "Other"},
+            {"externalPersonId": "003C", "externalCompanyId": "001Q"},
+        ],
+        lookupField="externalPersonId",
+    )
     assert _codes(body) == ["created", "1021", "1013"]
-    lead = mkto_with_owner.get("/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A",
-                               fields="company,externalCompanyId")["result"][0]
+    lead = mkto_with_owner.get(
+        "/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A", fields="company,externalCompanyId"
+    )["result"][0]
     assert lead["company"] == "Acme"
     mkto_with_owner.sync("companies", [{"externalCompanyId": "001A", "company": "Acme Renamed"}])
-    lead = mkto_with_owner.get("/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A",
-                               fields="company")["result"][0]
+    lead = mkto_with_owner.get(
+        "/rest/v1/leads.json", filterType="externalPersonId", filterValues="003A", fields="company"
+    )["result"][0]
     assert lead["company"] == "Acme Renamed"
 
 
@@ -111,15 +123,23 @@ def test_delete_leads_by_body_and_by_query(mkto: Any) -> None:
 
 
 def test_merge_keeps_the_winner_and_removes_the_losers(mkto: Any) -> None:
-    made = mkto.sync("leads", [
-        {"email": "w@example.com", "firstName": "Winner"},
-        {"email": "l@example.com", "firstName": "Loser", "title": "VP", "externalPersonId": "003L"},
-    ], action="createDuplicate")
+    made = mkto.sync(
+        "leads",
+        [
+            {"email": "w@example.com", "firstName": "Winner"},
+            {"email": "l@example.com", "firstName": "Loser", "title": "VP", "externalPersonId": "003L"},
+        ],
+        action="createDuplicate",
+    )
     winner, loser = (r["id"] for r in made["result"])
     body = mkto.post(f"/rest/v1/leads/{winner}/merge.json", None, leadId=str(loser))
     assert body["success"] is True and "result" not in body
-    rows = mkto.get("/rest/v1/leads.json", filterType="id", filterValues=f"{winner},{loser}",
-                    fields="firstName,title,externalPersonId")["result"]
+    rows = mkto.get(
+        "/rest/v1/leads.json",
+        filterType="id",
+        filterValues=f"{winner},{loser}",
+        fields="firstName,title,externalPersonId",
+    )["result"]
     assert rows == [{"id": winner, "firstName": "Winner", "title": "VP", "externalPersonId": "003L"}]
     gone = mkto.post(f"/rest/v1/leads/{winner}/merge.json", None, leadIds=f"{loser}")
     assert gone["errors"][0]["code"] == "1004"
@@ -168,8 +188,11 @@ def test_overlapping_create_only_calls_do_not_duplicate(marketo_sim_factory: Any
 
 
 def test_sequential_upserts_of_the_same_key_update_one_lead(mkto: Any) -> None:
-    first = mkto.sync("leads", [{"externalPersonId": "003S", "title": "A"}, {"externalPersonId": "003S", "title": "B"}],
-                      lookupField="externalPersonId")
+    first = mkto.sync(
+        "leads",
+        [{"externalPersonId": "003S", "title": "A"}, {"externalPersonId": "003S", "title": "B"}],
+        lookupField="externalPersonId",
+    )
     second = mkto.sync("leads", [{"externalPersonId": "003S", "title": "C"}], lookupField="externalPersonId")
     assert _codes(first) == ["created", "updated"] and _codes(second) == ["updated"]
     assert first["result"][0]["id"] == first["result"][1]["id"] == second["result"][0]["id"]

@@ -41,8 +41,10 @@ def test_the_eleventh_concurrent_call_is_615(marketo_sim_factory: Any, mkto_for:
     def call() -> None:
         barrier.wait()
         body = requests.get(
-            sim.url + "/rest/v1/leads.json", params={"filterType": "id", "filterValues": "1"},
-            headers=headers, timeout=10,
+            sim.url + "/rest/v1/leads.json",
+            params={"filterType": "id", "filterValues": "1"},
+            headers=headers,
+            timeout=10,
         ).json()
         with lock:
             codes.append(None if body["success"] else body["errors"][0]["code"])
@@ -77,8 +79,11 @@ def test_uri_over_8_kb_is_414_and_body_over_1_mb_is_413(mkto: Any) -> None:
     assert long_get.status_code == 414 and long_get.headers["Content-Type"].startswith("text/html")
     assert big_post.status_code == 413
     long_form = requests.post(
-        url, params={"_method": "GET"}, data={"filterType": "email", "filterValues": "x" * 9000},
-        headers=mkto.headers(), timeout=10,
+        url,
+        params={"_method": "GET"},
+        data={"filterType": "email", "filterValues": "x" * 9000},
+        headers=mkto.headers(),
+        timeout=10,
     )
     assert long_form.status_code == 200 and long_form.json()["success"] is True
     statuses = [entry.http_status for entry in mkto.sim.log.all() if entry.operation != "identity"]

@@ -31,13 +31,17 @@ def test_msi_evolution_repeats_for_a_seed_and_differs_between_seeds() -> None:
 def test_nightly_recompute_changes_relative_scores_without_activities() -> None:
     store = _synced_store(3)
     store.advance_msi(3)
-    before = {i: (store.leads.get(i).get("relativeUrgency"), store.leads.get(i).get("relativeScoring"))  # type: ignore[union-attr]
-              for i in store.leads.synced_ids()}
+    before = {
+        i: (store.leads.get(i).get("relativeUrgency"), store.leads.get(i).get("relativeScoring"))  # type: ignore[union-attr]
+        for i in store.leads.synced_ids()
+    }
     activities_before = len(store.activities)
     report = store.msi.advance(1)  # epoch 4: nightly
     nightly_only = len(store.activities) - activities_before - report["moments"] - report["score_changes"]
-    after = {i: (store.leads.get(i).get("relativeUrgency"), store.leads.get(i).get("relativeScoring"))  # type: ignore[union-attr]
-             for i in store.leads.synced_ids()}
+    after = {
+        i: (store.leads.get(i).get("relativeUrgency"), store.leads.get(i).get("relativeScoring"))  # type: ignore[union-attr]
+        for i in store.leads.synced_ids()
+    }
     assert report["nightly_changes"] > 0 and nightly_only == 0
     assert sum(before[i] != after[i] for i in before) == report["nightly_changes"]
     assert all(value is None or 0 <= value <= 3 for pair in after.values() for value in pair)
@@ -74,8 +78,15 @@ def test_activities_filter_by_lead_ids_and_types(mkto: Any) -> None:
     one = made["result"][0]["id"]
     rows = mkto.get("/rest/v1/activities.json", nextPageToken=token, activityTypeIds="22", leadIds=str(one))["result"]
     assert rows and all(row["leadId"] == one and row["activityTypeId"] == 22 for row in rows)
-    assert {"id", "marketoGUID", "leadId", "activityDate", "activityTypeId", "primaryAttributeValue",
-            "attributes"} <= set(rows[0])
+    assert {
+        "id",
+        "marketoGUID",
+        "leadId",
+        "activityDate",
+        "activityTypeId",
+        "primaryAttributeValue",
+        "attributes",
+    } <= set(rows[0])
 
 
 def test_msi_epochs_tick_by_themselves_when_configured(marketo_sim_factory: Any) -> None:

@@ -6,11 +6,14 @@ from typing import Any
 
 
 def test_results_carry_seq_and_duplicate_company_keys_get_1036(mkto_with_owner: Any) -> None:
-    body = mkto_with_owner.sync("companies", [
-        {"externalCompanyId": "001B", "company": "Beta"},
-        {"externalCompanyId": "001A", "company": "Acme 2"},
-        {"externalCompanyId": "001B", "company": "Beta again"},
-    ])
+    body = mkto_with_owner.sync(
+        "companies",
+        [
+            {"externalCompanyId": "001B", "company": "Beta"},
+            {"externalCompanyId": "001A", "company": "Acme 2"},
+            {"externalCompanyId": "001B", "company": "Beta again"},
+        ],
+    )
     assert body["success"] is True
     assert [r["seq"] for r in body["result"]] == [0, 1, 2]
     assert [r["status"] for r in body["result"]] == ["created", "updated", "skipped"]
@@ -26,20 +29,26 @@ def test_create_only_and_update_only_on_companies(mkto_with_owner: Any) -> None:
 
 
 def test_unknown_field_and_bad_value_skip_only_their_record(mkto_with_owner: Any) -> None:
-    body = mkto_with_owner.sync("salespersons", [
-        {"externalSalesPersonId": "005B", "nickname": "B"},
-        {"externalSalesPersonId": "005C", "email": "c@example.com"},
-        {"externalSalesPersonId": "x" * 300},
-    ])
+    body = mkto_with_owner.sync(
+        "salespersons",
+        [
+            {"externalSalesPersonId": "005B", "nickname": "B"},
+            {"externalSalesPersonId": "005C", "email": "c@example.com"},
+            {"externalSalesPersonId": "x" * 300},
+        ],
+    )
     codes = [r.get("reasons", [{}])[0].get("code", r["status"]) for r in body["result"]]
     assert codes == ["1006", "created", "1001"]
 
 
 def test_opportunity_with_unknown_sales_person_fails_the_whole_call_with_718(mkto_with_owner: Any) -> None:
-    body = mkto_with_owner.sync("opportunities", [
-        {"externalOpportunityId": "006A", "name": "Good", "externalSalesPersonId": "005A"},
-        {"externalOpportunityId": "006B", "name": "Bad", "externalSalesPersonId": "005Q"},
-    ])
+    body = mkto_with_owner.sync(
+        "opportunities",
+        [
+            {"externalOpportunityId": "006A", "name": "Good", "externalSalesPersonId": "005A"},
+            {"externalOpportunityId": "006B", "name": "Bad", "externalSalesPersonId": "005Q"},
+        ],
+    )
     assert body["success"] is False
     assert body["errors"][0] == {"code": "718", "message": "ExternalSalesPersonID not found"}
     assert "result" not in body
@@ -47,10 +56,13 @@ def test_opportunity_with_unknown_sales_person_fails_the_whole_call_with_718(mkt
 
 
 def test_opportunity_needs_a_name_and_returns_marketo_guids(mkto_with_owner: Any) -> None:
-    body = mkto_with_owner.sync("opportunities", [
-        {"externalOpportunityId": "006A", "name": "Chairs", "amount": 1604.47, "closeDate": "2026-03-01"},
-        {"externalOpportunityId": "006B"},
-    ])
+    body = mkto_with_owner.sync(
+        "opportunities",
+        [
+            {"externalOpportunityId": "006A", "name": "Chairs", "amount": 1604.47, "closeDate": "2026-03-01"},
+            {"externalOpportunityId": "006B"},
+        ],
+    )
     first, second = body["result"]
     assert first["status"] == "created" and len(first["marketoGUID"]) == 36
     assert second["status"] == "skipped" and second["reasons"][0]["code"] == "1002"
@@ -58,8 +70,9 @@ def test_opportunity_needs_a_name_and_returns_marketo_guids(mkto_with_owner: Any
 
 def _roles_fixture(mkto: Any) -> int:
     mkto.sync("opportunities", [{"externalOpportunityId": "006A", "name": "Chairs"}])
-    lead_id: int = mkto.sync("leads", [{"externalPersonId": "003A", "email": "buyer@example.com"}],
-                             lookupField="externalPersonId")["result"][0]["id"]
+    lead_id: int = mkto.sync(
+        "leads", [{"externalPersonId": "003A", "email": "buyer@example.com"}], lookupField="externalPersonId"
+    )["result"][0]["id"]
     return lead_id
 
 
@@ -68,8 +81,13 @@ def test_roles_use_the_compound_key_and_need_their_opportunity_and_lead(mkto_wit
     roles = [{"externalOpportunityId": "006A", "leadId": lead_id, "role": role} for role in ("Buyer", "Champion")]
     first = mkto_with_owner.sync("roles", roles)
     again = mkto_with_owner.sync("roles", [{**roles[0], "isPrimary": True}])
-    orphan = mkto_with_owner.sync("roles", [{"externalOpportunityId": "006Z", "leadId": lead_id, "role": "Buyer"},
-                                            {"externalOpportunityId": "006A", "leadId": 999_999, "role": "Buyer"}])
+    orphan = mkto_with_owner.sync(
+        "roles",
+        [
+            {"externalOpportunityId": "006Z", "leadId": lead_id, "role": "Buyer"},
+            {"externalOpportunityId": "006A", "leadId": 999_999, "role": "Buyer"},
+        ],
+    )
     assert [r["status"] for r in first["result"]] == ["created", "created"]
     assert again["result"][0] == {"seq": 0, "marketoGUID": first["result"][0]["marketoGUID"], "status": "updated"}
     assert [r["reasons"][0]["code"] for r in orphan["result"]] == ["1013", "1013"]
@@ -83,8 +101,11 @@ def test_compound_role_query_pages_with_method_get_json(mkto_with_owner: Any) ->
     seen: list[str] = []
     token = None
     for _ in range(5):
-        page = mkto_with_owner.post("/rest/v1/opportunities/roles.json",
-                                    {**request, **({"nextPageToken": token} if token else {})}, _method="GET")
+        page = mkto_with_owner.post(
+            "/rest/v1/opportunities/roles.json",
+            {**request, **({"nextPageToken": token} if token else {})},
+            _method="GET",
+        )
         seen += [row["role"] for row in page["result"]]
         token = page.get("nextPageToken")
         if not token:
@@ -104,8 +125,16 @@ def test_simple_role_query_by_lead_id(mkto_with_owner: Any) -> None:
 
 def test_deletes_skip_missing_keys_with_1013_and_sales_persons_in_use_with_1022(mkto_with_owner: Any) -> None:
     mkto_with_owner.sync("salespersons", [{"externalSalesPersonId": "005B"}])
-    body = mkto_with_owner.post("/rest/v1/salespersons/delete.json", {"input": [
-        {"externalSalesPersonId": "005A"}, {"externalSalesPersonId": "005B"}, {"externalSalesPersonId": "005Q"}]})
+    body = mkto_with_owner.post(
+        "/rest/v1/salespersons/delete.json",
+        {
+            "input": [
+                {"externalSalesPersonId": "005A"},
+                {"externalSalesPersonId": "005B"},
+                {"externalSalesPersonId": "005Q"},
+            ]
+        },
+    )
     codes = [r.get("reasons", [{}])[0].get("code", r["status"]) for r in body["result"]]
     assert codes == ["1022", "deleted", "1013"]
     assert [r["seq"] for r in body["result"]] == [0, 1, 2]
@@ -118,13 +147,22 @@ def test_describe_mirrors_the_documented_metadata(mkto: Any) -> None:
     assert roles["dedupeFields"] == ["externalOpportunityId", "leadId", "role"]
     assert ["externalOpportunityId", "leadId", "role"] in roles["searchableFields"]
     external = next(f for f in companies["fields"] if f["name"] == "externalCompanyId")
-    assert external == {"name": "externalCompanyId", "displayName": "External Company Id", "dataType": "string",
-                        "length": 100, "updateable": False}
+    assert external == {
+        "name": "externalCompanyId",
+        "displayName": "External Company Id",
+        "dataType": "string",
+        "length": 100,
+        "updateable": False,
+    }
 
 
 def test_get_by_filter_defaults_and_requested_fields(mkto_with_owner: Any) -> None:
     default = mkto_with_owner.get("/rest/v1/companies.json", filterType="dedupeFields", filterValues="001A")
-    chosen = mkto_with_owner.get("/rest/v1/companies.json", filterType="externalCompanyId", filterValues="001A",
-                                 fields="company,externalSalesPersonId")
+    chosen = mkto_with_owner.get(
+        "/rest/v1/companies.json",
+        filterType="externalCompanyId",
+        filterValues="001A",
+        fields="company,externalSalesPersonId",
+    )
     assert set(default["result"][0]) == {"seq", "id", "externalCompanyId", "createdAt", "updatedAt"}
     assert chosen["result"][0]["company"] == "Acme" and chosen["result"][0]["externalSalesPersonId"] == "005A"

@@ -56,8 +56,12 @@ def test_client_credentials_may_come_as_form_fields(sf: SalesforceHttp) -> None:
         (("msi-sync-demo", "wrong"), {}, "invalid_client", "invalid client credentials"),
         (("someone-else", "demo-secret"), {}, "invalid_client_id", "client identifier invalid"),
         (None, {}, "invalid_client_id", "client identifier invalid"),
-        (("msi-sync-demo", "demo-secret"), {"grant_type": "password"}, "unsupported_grant_type",
-         "grant type not supported"),
+        (
+            ("msi-sync-demo", "demo-secret"),
+            {"grant_type": "password"},
+            "unsupported_grant_type",
+            "grant type not supported",
+        ),
     ],
 )
 def test_refused_credentials_get_400_and_the_oauth_error(
@@ -71,15 +75,16 @@ def test_refused_credentials_get_400_and_the_oauth_error(
 @pytest.fixture(scope="module")
 def rsa_key() -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private, public
 
 
-def test_jwt_bearer_flow(salesforce_sim_factory: SimFactory, sf_for: Callable[..., SalesforceHttp],
-                         rsa_key: tuple[bytes, bytes]) -> None:
+def test_jwt_bearer_flow(
+    salesforce_sim_factory: SimFactory, sf_for: Callable[..., SalesforceHttp], rsa_key: tuple[bytes, bytes]
+) -> None:
     private, public = rsa_key
     sim = salesforce_sim_factory(seed=2, size=30, jwt_public_key_pem=public)
     http = sf_for(sim)
@@ -89,38 +94,45 @@ def test_jwt_bearer_flow(salesforce_sim_factory: SimFactory, sf_for: Callable[..
     def grant(**claims: Any) -> requests.Response:
         base = {"iss": "msi-sync-demo", "sub": admin["Username"], "aud": sim.url, "exp": int(time.time()) + 180}
         assertion = jwt.encode({**base, **claims}, private, algorithm="RS256")
-        return http.token_response(auth=None, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                   assertion=assertion)
+        return http.token_response(
+            auth=None, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=assertion
+        )
 
     good = grant()
     assert good.status_code == 200, good.text
     assert good.json()["id"].endswith(f"/{sim.org.org_id}/{sim.org.admin_user_id}")
     assert set(good.json()) == {"access_token", "instance_url", "id", "token_type", "scope"}
-    assert grant(aud="https://login.salesforce.com").json() == {"error": "invalid_grant",
-                                                                "error_description": "audience is invalid"}
+    assert grant(aud="https://login.salesforce.com").json() == {
+        "error": "invalid_grant",
+        "error_description": "audience is invalid",
+    }
     assert grant(sub="nobody@example.com").json()["error_description"] == "user hasn't approved this consumer"
     assert grant(exp=int(time.time()) - 10).json()["error"] == "invalid_grant"
     assert grant(iss="other-app").json()["error"] == "invalid_client_id"
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    forged = jwt.encode({"iss": "msi-sync-demo", "sub": admin["Username"], "aud": sim.url,
-                         "exp": int(time.time()) + 180}, other, algorithm="RS256")
-    refused = http.token_response(auth=None, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                  assertion=forged)
+    forged = jwt.encode(
+        {"iss": "msi-sync-demo", "sub": admin["Username"], "aud": sim.url, "exp": int(time.time()) + 180},
+        other,
+        algorithm="RS256",
+    )
+    refused = http.token_response(auth=None, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=forged)
     assert refused.status_code == 400 and refused.json()["error_description"] == "invalid assertion"
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic abc"])
 def test_unknown_or_missing_token_gets_401_invalid_session_id(sf: SalesforceHttp, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    response = requests.get(sf.sim.url + f"/services/data/v{SF_VERSION}/limits", headers=headers,
-                            verify=sf.verify, timeout=10)
+    response = requests.get(
+        sf.sim.url + f"/services/data/v{SF_VERSION}/limits", headers=headers, verify=sf.verify, timeout=10
+    )
     assert response.status_code == 401
     assert response.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
     assert sf.sim.usage.used == 0  # refused calls are not counted
 
 
-def test_tokens_expire_after_their_lifetime(salesforce_sim_factory: SimFactory,
-                                            sf_for: Callable[..., SalesforceHttp]) -> None:
+def test_tokens_expire_after_their_lifetime(
+    salesforce_sim_factory: SimFactory, sf_for: Callable[..., SalesforceHttp]
+) -> None:
     http = sf_for(salesforce_sim_factory(seed=1, size=20, token_lifetime=0.3))
     assert http.data("GET", "limits").status_code == 200
     time.sleep(0.4)
@@ -137,8 +149,9 @@ def test_version_list_needs_no_token_and_is_not_counted(sf: SalesforceHttp) -> N
 
 
 # --- queries ------------------------------------------------------------------------------------
-def test_query_pages_follow_next_records_url(salesforce_sim_factory: SimFactory,
-                                             sf_for: Callable[..., SalesforceHttp]) -> None:
+def test_query_pages_follow_next_records_url(
+    salesforce_sim_factory: SimFactory, sf_for: Callable[..., SalesforceHttp]
+) -> None:
     sim = salesforce_sim_factory(seed=4, size=9000)
     http = sf_for(sim)
     total = sum(1 for c in sim.org.records("Contact", include_deleted=False))
@@ -155,8 +168,9 @@ def test_query_pages_follow_next_records_url(salesforce_sim_factory: SimFactory,
 
 
 def test_batch_size_header_and_record_attributes(sf: SalesforceHttp) -> None:
-    body = sf.query("SELECT Id, SystemModstamp, CreatedDate FROM Lead",
-                    headers={"Sforce-Query-Options": "batchSize=200"}).json()
+    body = sf.query(
+        "SELECT Id, SystemModstamp, CreatedDate FROM Lead", headers={"Sforce-Query-Options": "batchSize=200"}
+    ).json()
     assert len(body["records"]) == 200 and body["nextRecordsUrl"].endswith("-200")
     record = body["records"][0]
     assert list(record) == ["attributes", "Id", "SystemModstamp", "CreatedDate"]
@@ -201,8 +215,11 @@ def test_bad_queries_get_400_with_the_error_code(sf: SalesforceHttp, soql: str, 
 
 def test_count_query(sf: SalesforceHttp) -> None:
     body = sf.query("SELECT COUNT() FROM Account").json()
-    assert body == {"totalSize": sum(1 for _ in sf.sim.org.records("Account", include_deleted=False)),
-                    "done": True, "records": []}
+    assert body == {
+        "totalSize": sum(1 for _ in sf.sim.org.records("Account", include_deleted=False)),
+        "done": True,
+        "records": [],
+    }
 
 
 def test_expired_cursor_gives_invalid_query_locator(sf: SalesforceHttp) -> None:
@@ -281,11 +298,13 @@ def test_retrieve_one_record(sf: SalesforceHttp) -> None:
 # --- faults and the log -------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
-    [("http_500", 500, "UNKNOWN_EXCEPTION"), ("http_503", 503, "SERVER_UNAVAILABLE"),
-     ("request_limit", 403, "REQUEST_LIMIT_EXCEEDED")],
+    [
+        ("http_500", 500, "UNKNOWN_EXCEPTION"),
+        ("http_503", 503, "SERVER_UNAVAILABLE"),
+        ("request_limit", 403, "REQUEST_LIMIT_EXCEEDED"),
+    ],
 )
-def test_http_faults_answer_with_salesforce_error_bodies(sf: SalesforceHttp, kind: str, status: int,
-                                                         code: str) -> None:
+def test_http_faults_answer_with_salesforce_error_bodies(sf: SalesforceHttp, kind: str, status: int, code: str) -> None:
     sf.control("PUT", "faults", json={"bursts": {kind: {"every": 1000, "length": 1}}})
     response = sf.data("GET", "limits")
     assert response.status_code == status and response.json()[0]["errorCode"] == code

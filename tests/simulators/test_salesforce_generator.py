@@ -65,8 +65,9 @@ def test_the_org_looks_like_a_real_one() -> None:
     leads = list(org.records("Lead"))
     assert any(lead["OwnerId"].startswith(sfids.PREFIX_QUEUE) for lead in leads)
     converted = [lead for lead in leads if lead["IsConverted"]]
-    assert converted and all(lead["ConvertedContactId"] and lead["Status"] == schema.CONVERTED_STATUS
-                             for lead in converted)
+    assert converted and all(
+        lead["ConvertedContactId"] and lead["Status"] == schema.CONVERTED_STATUS for lead in converted
+    )
     for lead in converted[:20]:
         contact = org.get(lead["ConvertedContactId"])
         assert contact is not None and contact["Email"] == lead["Email"]  # one person, two records
@@ -98,13 +99,19 @@ def test_bad_input_adds_the_awkward_cases() -> None:
     assert any(a["Description"] and len(a["Description"]) > 255 for a in org.records("Account"))
     users = {u["Id"][:15]: u for u in org.records("User")}
     assert any(not users[c["OwnerId"][:15]]["IsActive"] for c in contacts)
-    short = [value for name in ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole")
-             for record in org.records(name) for field, value in record.items()
-             if field.endswith("Id") and isinstance(value, str) and len(value) == 15]
+    short = [
+        value
+        for name in ("Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole")
+        for record in org.records(name)
+        for field, value in record.items()
+        if field.endswith("Id") and isinstance(value, str) and len(value) == 15
+    ]
     assert short and all(sfids.is_valid(value) for value in short)
     deleted_contacts = {c["Id"] for c in contacts if c["IsDeleted"]}
-    assert any(r["ContactId"] in deleted_contacts or sfids.to_18(r["ContactId"]) in deleted_contacts
-               for r in org.records("OpportunityContactRole"))
+    assert any(
+        r["ContactId"] in deleted_contacts or sfids.to_18(r["ContactId"]) in deleted_contacts
+        for r in org.records("OpportunityContactRole")
+    )
 
 
 @pytest.mark.slow

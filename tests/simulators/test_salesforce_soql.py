@@ -19,33 +19,53 @@ from simulators.salesforce.soql import BoolOp, Comparison, InList, Like, Not, So
         ("select id, email from lead", lambda q: [f.name for f in q.fields] == ["id", "email"]),
         ("SELECT COUNT() FROM Contact", lambda q: q.count and q.fields == ()),
         ("SELECT Id FROM Lead LIMIT 5", lambda q: q.limit == 5),
-        ("SELECT Id FROM Lead WHERE Email = 'a\\'b\\\\c'",
-         lambda q: isinstance(q.where, Comparison) and q.where.value.value == "a'b\\c"),
-        ("SELECT Id FROM Lead WHERE AnnualRevenue >= -12.5",
-         lambda q: isinstance(q.where, Comparison) and q.where.value.value == -12.5 and q.where.op == ">="),
+        (
+            "SELECT Id FROM Lead WHERE Email = 'a\\'b\\\\c'",
+            lambda q: isinstance(q.where, Comparison) and q.where.value.value == "a'b\\c",
+        ),
+        (
+            "SELECT Id FROM Lead WHERE AnnualRevenue >= -12.5",
+            lambda q: isinstance(q.where, Comparison) and q.where.value.value == -12.5 and q.where.op == ">=",
+        ),
         ("SELECT Id FROM Lead WHERE IsConverted = false", lambda q: q.where.value.value is False),
         ("SELECT Id FROM Lead WHERE OwnerId != null", lambda q: q.where.value.kind == "null" and q.where.op == "!="),
         ("SELECT Id FROM Lead WHERE Email <> 'x'", lambda q: q.where.op == "!="),
-        ("SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01T00:00:00Z",
-         lambda q: q.where.value.kind == "datetime" and q.where.value.value == 1_704_067_200_000),
-        ("SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01T02:00:00+02:00",
-         lambda q: q.where.value.value == 1_704_067_200_000),
-        ("SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01T00:00:00.250Z",
-         lambda q: q.where.value.value == 1_704_067_200_250),
-        ("SELECT Id FROM Opportunity WHERE CloseDate < 2024-03-31",
-         lambda q: q.where.value.kind == "date" and q.where.value.value == "2024-03-31"),
+        (
+            "SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01T00:00:00Z",
+            lambda q: q.where.value.kind == "datetime" and q.where.value.value == 1_704_067_200_000,
+        ),
+        (
+            "SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01T02:00:00+02:00",
+            lambda q: q.where.value.value == 1_704_067_200_000,
+        ),
+        (
+            "SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01T00:00:00.250Z",
+            lambda q: q.where.value.value == 1_704_067_200_250,
+        ),
+        (
+            "SELECT Id FROM Opportunity WHERE CloseDate < 2024-03-31",
+            lambda q: q.where.value.kind == "date" and q.where.value.value == "2024-03-31",
+        ),
         ("SELECT Id FROM Lead WHERE Id IN ('a', 'b')", lambda q: isinstance(q.where, InList) and not q.where.negated),
         ("SELECT Id FROM Lead WHERE Id NOT IN ('a')", lambda q: isinstance(q.where, InList) and q.where.negated),
         ("SELECT Id FROM Lead WHERE Email LIKE '%@x.com'", lambda q: isinstance(q.where, Like)),
-        ("SELECT Id FROM Lead WHERE A = 1 AND B = 2 AND C = 3",
-         lambda q: isinstance(q.where, BoolOp) and q.where.op == "AND" and len(q.where.terms) == 3),
-        ("SELECT Id FROM Lead WHERE A = 1 AND (B = 2 OR C = 3)",
-         lambda q: q.where.op == "AND" and isinstance(q.where.terms[1], BoolOp) and q.where.terms[1].op == "OR"),
+        (
+            "SELECT Id FROM Lead WHERE A = 1 AND B = 2 AND C = 3",
+            lambda q: isinstance(q.where, BoolOp) and q.where.op == "AND" and len(q.where.terms) == 3,
+        ),
+        (
+            "SELECT Id FROM Lead WHERE A = 1 AND (B = 2 OR C = 3)",
+            lambda q: q.where.op == "AND" and isinstance(q.where.terms[1], BoolOp) and q.where.terms[1].op == "OR",
+        ),
         ("SELECT Id FROM Lead WHERE NOT Email = 'x'", lambda q: isinstance(q.where, Not)),
         ("SELECT Id FROM Lead WHERE A = 1 AND (NOT B = 2)", lambda q: isinstance(q.where.terms[1], Not)),
-        ("SELECT Id FROM Lead ORDER BY SystemModstamp, Id DESC NULLS FIRST",
-         lambda q: [(o.field.name, o.descending, o.nulls_first) for o in q.order_by]
-         == [("SystemModstamp", False, True), ("Id", True, True)]),
+        (
+            "SELECT Id FROM Lead ORDER BY SystemModstamp, Id DESC NULLS FIRST",
+            lambda q: (
+                [(o.field.name, o.descending, o.nulls_first) for o in q.order_by]
+                == [("SystemModstamp", False, True), ("Id", True, True)]
+            ),
+        ),
         ("SELECT Id FROM Lead ORDER BY Email DESC", lambda q: q.order_by[0].nulls_first is False),
     ],
 )
@@ -87,7 +107,8 @@ def test_error_message_points_at_the_column_like_salesforce() -> None:
     with pytest.raises(SoqlError) as refused:
         soql.parse("SELECT Id FRM Lead")
     assert refused.value.message == (
-        "\nSELECT Id FRM Lead\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FRM'")
+        "\nSELECT Id FRM Lead\n          ^\nERROR at Row:1:Column:11\nunexpected token: 'FRM'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,8 +121,11 @@ def test_error_message_points_at_the_column_like_salesforce() -> None:
         ("SELECT Id, id FROM Lead", "MALFORMED_QUERY", "duplicate field selected: Id"),
         ("SELECT Id FROM Account WHERE Description = 'x'", "INVALID_FIELD", "can not be filtered"),
         ("SELECT Id FROM Account ORDER BY Description", "INVALID_FIELD", "can not be sorted"),
-        ("SELECT Id FROM Lead WHERE SystemModstamp > '2024-01-01T00:00:00Z'", "INVALID_QUERY_FILTER_OPERATOR",
-         "must be of type dateTime and should not be enclosed in quotes"),
+        (
+            "SELECT Id FROM Lead WHERE SystemModstamp > '2024-01-01T00:00:00Z'",
+            "INVALID_QUERY_FILTER_OPERATOR",
+            "must be of type dateTime and should not be enclosed in quotes",
+        ),
         ("SELECT Id FROM Lead WHERE SystemModstamp > 2024-01-01", "INVALID_QUERY_FILTER_OPERATOR", "dateTime"),
         ("SELECT Id FROM Lead WHERE Email = 5", "INVALID_QUERY_FILTER_OPERATOR", "should be enclosed in quotes"),
         ("SELECT Id FROM Lead WHERE IsConverted = 'false'", "INVALID_QUERY_FILTER_OPERATOR", "boolean"),
@@ -183,7 +207,9 @@ def test_count_and_limit(org: Org) -> None:
     assert len(ids(org, "SELECT Id FROM Lead LIMIT 7")) == 7
 
 
-@pytest.mark.parametrize(("header", "size"), [(None, 2000), ("batchSize=500", 500), ("batchSize=10", 200),
-                                               ("batchSize=5000", 2000), ("batchSize=x", 2000)])
+@pytest.mark.parametrize(
+    ("header", "size"),
+    [(None, 2000), ("batchSize=500", 500), ("batchSize=10", 200), ("batchSize=5000", 2000), ("batchSize=x", 2000)],
+)
 def test_batch_size_header_is_clamped(header: str | None, size: int) -> None:
     assert batch_size_from(header) == size

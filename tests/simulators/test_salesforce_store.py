@@ -23,8 +23,7 @@ def org() -> Org:
 
 
 def live(org: Org, sobject: str, **where: Any) -> list[dict[str, Any]]:
-    return [r for r in org.records(sobject, include_deleted=False)
-            if all(r[k] == v for k, v in where.items())]
+    return [r for r in org.records(sobject, include_deleted=False) if all(r[k] == v for k, v in where.items())]
 
 
 def test_create_fills_audit_fields_and_valid_ids(org: Org) -> None:
@@ -73,8 +72,11 @@ def test_converting_a_lead_makes_a_contact_account_and_opportunity(org: Org) -> 
     assert converted["IsConverted"] and converted["Status"] == schema.CONVERTED_STATUS
     assert converted["ConvertedContactId"] == contact["Id"] and converted["ConvertedAccountId"] == account["Id"]
     assert converted["ConvertedOpportunityId"] == opportunity["Id"] and converted["ConvertedDate"]
-    assert (contact["Email"], contact["LastName"], contact["AccountId"]) == (lead["Email"], lead["LastName"],
-                                                                             account["Id"])
+    assert (contact["Email"], contact["LastName"], contact["AccountId"]) == (
+        lead["Email"],
+        lead["LastName"],
+        account["Id"],
+    )
     assert account["Name"] == lead["Company"]
     assert contact["OwnerId"] == account["OwnerId"] == opportunity["OwnerId"] == lead["OwnerId"]
     roles = live(org, "OpportunityContactRole", OpportunityId=opportunity["Id"])
@@ -88,8 +90,7 @@ def test_converting_into_an_existing_account_and_a_queue_owned_lead(org: Org) ->
     queued = next(r for r in live(org, "Lead", IsConverted=False) if r["OwnerId"].startswith("00G"))
     with pytest.raises(StoreError, match="owned by a user"):
         org.convert_lead(queued["Id"])
-    result = org.convert_lead(queued["Id"], account_id=account, owner_id=org.admin_user_id,
-                              create_opportunity=False)
+    result = org.convert_lead(queued["Id"], account_id=account, owner_id=org.admin_user_id, create_opportunity=False)
     assert result["account"] == account and result["opportunity"] is None
     assert org.get(str(result["contact"]))["OwnerId"] == org.admin_user_id  # type: ignore[index]
 
@@ -97,7 +98,8 @@ def test_converting_into_an_existing_account_and_a_queue_owned_lead(org: Org) ->
 def test_deleting_an_account_cascades_and_undelete_restores(org: Org) -> None:
     account = next(a for a in live(org, "Account") if live(org, "Opportunity", AccountId=a["Id"]))
     children = {c["Id"] for c in live(org, "Contact", AccountId=account["Id"])} | {
-        o["Id"] for o in live(org, "Opportunity", AccountId=account["Id"])}
+        o["Id"] for o in live(org, "Opportunity", AccountId=account["Id"])
+    }
     deleted = org.delete(account["Id"])
     assert deleted[0] == account["Id"] and children <= set(deleted)
     assert all(org.get(i)["IsDeleted"] for i in deleted)  # type: ignore[index]
@@ -132,8 +134,17 @@ def test_mutate_is_deterministic_and_does_every_kind_of_change() -> None:
     for sobject in ("Lead", "Contact", "OpportunityContactRole"):
         assert without_clock(first, sobject) == without_clock(second, sobject)
     assert len(done) == 300
-    assert {change["op"] for change in done} == {"update", "create", "owner", "contact_role", "convert", "delete",
-                                                 "merge", "undelete", "deactivate"}
+    assert {change["op"] for change in done} == {
+        "update",
+        "create",
+        "owner",
+        "contact_role",
+        "convert",
+        "delete",
+        "merge",
+        "undelete",
+        "deactivate",
+    }
 
 
 def test_mutated_records_show_up_after_a_watermark(sf: SalesforceHttp) -> None:
@@ -148,17 +159,35 @@ def test_mutated_records_show_up_after_a_watermark(sf: SalesforceHttp) -> None:
 
 def test_explicit_operations_through_the_control_api(sf: SalesforceHttp) -> None:
     owner = sf.sim.org.admin_user_id
-    created = sf.control("POST", "mutate", json={"operations": [
-        {"op": "create", "sobject": "Lead", "fields": {"LastName": "Ops", "Company": "Ops Inc", "OwnerId": owner}},
-    ]})["results"][0]
+    created = sf.control(
+        "POST",
+        "mutate",
+        json={
+            "operations": [
+                {
+                    "op": "create",
+                    "sobject": "Lead",
+                    "fields": {"LastName": "Ops", "Company": "Ops Inc", "OwnerId": owner},
+                },
+            ]
+        },
+    )["results"][0]
     assert created["ok"] and created["id"].startswith("00Q")
-    results = sf.control("POST", "mutate", json={"operations": [
-        {"op": "update", "id": created["id"], "fields": {"Title": "CTO"}},
-        {"op": "convert", "lead": created["id"], "opportunity": False},
-        {"op": "convert", "lead": created["id"]},
-        {"op": "nonsense"},
-    ]})["results"]
+    results = sf.control(
+        "POST",
+        "mutate",
+        json={
+            "operations": [
+                {"op": "update", "id": created["id"], "fields": {"Title": "CTO"}},
+                {"op": "convert", "lead": created["id"], "opportunity": False},
+                {"op": "convert", "lead": created["id"]},
+                {"op": "nonsense"},
+            ]
+        },
+    )["results"]
     assert [r["ok"] for r in results] == [True, True, False, False]
     assert sf.records(format_soql("SELECT IsConverted, Title FROM Lead WHERE Id = {}", created["id"]))[0] == {
         "attributes": {"type": "Lead", "url": f"/services/data/v62.0/sobjects/Lead/{created['id']}"},
-        "IsConverted": True, "Title": "CTO"}
+        "IsConverted": True,
+        "Title": "CTO",
+    }

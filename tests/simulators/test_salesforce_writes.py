@@ -18,8 +18,13 @@ def lead(record_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def open_leads(sf: SalesforceHttp, n: int) -> list[dict[str, Any]]:
-    return sf.records(format_soql("SELECT Id, OwnerId, SystemModstamp, LastModifiedDate, LastModifiedById FROM Lead "
-                                  "WHERE IsConverted = false ORDER BY Id LIMIT {}", n))
+    return sf.records(
+        format_soql(
+            "SELECT Id, OwnerId, SystemModstamp, LastModifiedDate, LastModifiedById FROM Lead "
+            "WHERE IsConverted = false ORDER BY Id LIMIT {}",
+            n,
+        )
+    )
 
 
 def test_results_come_back_per_record_in_input_order(sf: SalesforceHttp) -> None:
@@ -43,9 +48,18 @@ def test_results_come_back_per_record_in_input_order(sf: SalesforceHttp) -> None
     results = response.json()
     assert results[0] == {"id": good[0]["Id"], "success": True, "errors": []}
     codes = [r["errors"][0]["statusCode"] if r["errors"] else "OK" for r in results]
-    assert codes == ["OK", "CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED", "MALFORMED_ID",
-                     "INVALID_CROSS_REFERENCE_KEY", "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_FIELD",
-                     "STRING_TOO_LONG", "MISSING_ARGUMENT", "OK"]
+    assert codes == [
+        "OK",
+        "CANNOT_UPDATE_CONVERTED_LEAD",
+        "ENTITY_IS_DELETED",
+        "MALFORMED_ID",
+        "INVALID_CROSS_REFERENCE_KEY",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "INVALID_FIELD",
+        "STRING_TOO_LONG",
+        "MISSING_ARGUMENT",
+        "OK",
+    ]
     assert all("id" not in r for r in results if not r["success"])  # failed records carry no id
     assert results[9]["id"] == good[2]["Id"]  # a 15-character id is answered in 18
     assert results[5]["errors"][0]["fields"] == ["mkto_si__Urgency__c"]
@@ -61,27 +75,45 @@ def test_more_than_200_records_is_refused_whole(sf: SalesforceHttp) -> None:
     ids = [r["Id"] for r in open_leads(sf, 201)]
     response = sf.update([lead(i, mkto_si__Priority__c=1) for i in ids])
     assert response.status_code == 400
-    assert response.json() == [{"message": "record limit reached. cannot submit more than 200 records into this call",
-                                "errorCode": "EXCEEDED_ID_LIMIT"}]
+    assert response.json() == [
+        {
+            "message": "record limit reached. cannot submit more than 200 records into this call",
+            "errorCode": "EXCEEDED_ID_LIMIT",
+        }
+    ]
     assert all(sf.sim.org.get(i)["mkto_si__Priority__c"] != 1 for i in ids)  # type: ignore[index]
 
 
 def test_all_or_none_rolls_back_the_innocent(sf: SalesforceHttp) -> None:
     good = open_leads(sf, 2)
     before = [sf.sim.org.get(r["Id"]) for r in good]
-    response = sf.update([lead(good[0]["Id"], mkto_si__Priority__c=7), lead("00Q000000000000EAA", Title="x"),
-                          lead(good[1]["Id"], mkto_si__Priority__c=7)], all_or_none=True)
+    response = sf.update(
+        [
+            lead(good[0]["Id"], mkto_si__Priority__c=7),
+            lead("00Q000000000000EAA", Title="x"),
+            lead(good[1]["Id"], mkto_si__Priority__c=7),
+        ],
+        all_or_none=True,
+    )
     results = response.json()
     assert [r["errors"][0]["statusCode"] for r in results] == [
-        "ALL_OR_NONE_OPERATION_ROLLED_BACK", "INVALID_CROSS_REFERENCE_KEY", "ALL_OR_NONE_OPERATION_ROLLED_BACK"]
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "INVALID_CROSS_REFERENCE_KEY",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    ]
     assert [sf.sim.org.get(r["Id"]) for r in good] == before
 
 
 def test_a_write_bumps_modstamps_and_names_the_token_user(sf: SalesforceHttp) -> None:
     target = open_leads(sf, 1)[0]
     assert sf.update([lead(target["Id"], mkto_si__Priority__c=99)]).json()[0]["success"]
-    after = sf.records(format_soql("SELECT Id, SystemModstamp, LastModifiedDate, LastModifiedById, "
-                                   "mkto_si__Priority__c FROM Lead WHERE Id = {}", target["Id"]))[0]
+    after = sf.records(
+        format_soql(
+            "SELECT Id, SystemModstamp, LastModifiedDate, LastModifiedById, "
+            "mkto_si__Priority__c FROM Lead WHERE Id = {}",
+            target["Id"],
+        )
+    )[0]
     assert after["mkto_si__Priority__c"] == 99.0
     assert after["SystemModstamp"] > target["SystemModstamp"]
     assert after["LastModifiedDate"] > target["LastModifiedDate"]
