@@ -81,8 +81,8 @@ def update_collection(
                         "errors": [
                             _error(
                                 "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                                "Record rolled back because not all records were valid and the request was using AllOrNone "
-                                "header",
+                                "Record rolled back because not all records were valid and the request "
+                                "was using AllOrNone header",
                             )
                         ],
                     }
