@@ -33,6 +33,7 @@ from clients.errors import (
     ApiError,
     AuthenticationFailed,
     BudgetExhausted,
+    GuardError,
     RequestRejected,
     RetryLater,
     SessionExpired,
@@ -236,7 +237,15 @@ class SalesforceClient:
                 code=code,
                 http_status=response.status_code,
             )
-        self._identity = _identity_from(body)
+        identity = _identity_from(body)
+        if self._identity is not None and identity.org_id != self._identity.org_id:
+            # Same credentials, another org (a sandbox refreshed or re-pointed mid-run): nothing
+            # read or written from here on could be trusted to belong to the recorded org.
+            raise GuardError(
+                f"the Salesforce org changed while connected (was {self._identity.org_id}, now "
+                f"{identity.org_id}); run `msi-sync connect` to decide what to do"
+            )
+        self._identity = identity
         self._sf = Salesforce(
             instance_url=self._identity.instance_url,
             session_id=str(body["access_token"]),
