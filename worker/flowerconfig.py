@@ -6,8 +6,23 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import sys
 from typing import Any
+
+# Flower without a login shows every task and lets anyone revoke them: refuse to start so.
+if not os.environ.get("FLOWER_BASIC_AUTH"):
+    print(
+        "msi-sync: configuration error: FLOWER_BASIC_AUTH is not set; Flower must require a login "
+        "(FLOWER_BASIC_AUTH=user:password)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+# Watching, not steering: no revoking tasks or resizing pools from the dashboard. The sync's
+# state is in the database; a task revoked there would only be re-sent by the sweeper.
+read_only = True
 
 # The name carries run, stage, object type and chunk ("leads:upsert run 12 chunk 345", "extract
 # leads run 12"); the result has the counts. A task's own page shows its kwargs (ids).
