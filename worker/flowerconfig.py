@@ -11,8 +11,10 @@ import re
 import sys
 from typing import Any
 
-# Flower without a login shows every task and lets anyone revoke them: refuse to start so.
-if not os.environ.get("FLOWER_BASIC_AUTH"):
+# Flower without a login shows every task to anyone who can reach it: refuse to start so.
+# (Only when Flower runs this file; importing it, as tests do, has no such side effect.)
+_RUN_BY_FLOWER = globals().get("__spec__") is None
+if _RUN_BY_FLOWER and not os.environ.get("FLOWER_BASIC_AUTH"):
     print(
         "msi-sync: configuration error: FLOWER_BASIC_AUTH is not set; Flower must require a login "
         "(FLOWER_BASIC_AUTH=user:password)",
