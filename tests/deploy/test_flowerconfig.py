@@ -6,6 +6,7 @@ import runpy
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from flower.options import default_options
 
 from worker import flowerconfig
@@ -72,10 +73,12 @@ def test_metric_labels_lose_run_and_chunk_ids() -> None:
     assert flowerconfig._metric_name("msi.start_cycle") == "msi.start_cycle"
 
 
-def test_the_file_sets_only_the_flower_options_it_means_to() -> None:
+def test_the_file_sets_only_the_flower_options_it_means_to(monkeypatch: pytest.MonkeyPatch) -> None:
     # Flower executes the file and takes every top-level name that is one of its options.
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "admin:secret")
     names = runpy.run_path(flowerconfig.__file__)
     options = {name.replace("-", "_") for name in default_options._options}
-    assert {name for name in names if name in options} == {"tasks_columns", "format_task"}
+    assert {name for name in names if name in options} == {"tasks_columns", "format_task", "read_only"}
+    assert names["read_only"] is True
     columns = names["tasks_columns"].split(",")
     assert columns[0] == "name" and "kwargs" not in columns and "args" not in columns
