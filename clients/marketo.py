@@ -30,12 +30,14 @@ the underlying exception attached).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,7 +55,7 @@ from clients.errors import (
     Throttled,
 )
 from clients.limiter import Limiter, seconds_until_marketo_reset
-from clients.token_cache import CachedToken, TokenCache
+from clients.token_cache import CachedToken, RefreshBusy, TokenCache
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,9 @@ REFRESH_MARGIN = 60.0
 # Identity keeps answering with the dying token during its last minute; ask it at most this often.
 IDENTITY_RECHECK_SECONDS = 5.0
 CONCURRENCY_RETRY = 1.0
+# How long a call waits for another worker's token fetch before giving its slot back (retry).
+TOKEN_WAIT_SECONDS = 10.0
+TOKEN_WAIT_RETRY = 2.0
 # How long to wait before re-sending after a transient failure, by code.
 RETRY_AFTER = {"604": 5.0, "608": 30.0, "611": 10.0, "713": 30.0, "502": 10.0, "503": 10.0, "http": 10.0}
 TRANSIENT = frozenset({"604", "608", "611", "713"})
@@ -98,6 +103,10 @@ ID_FIELDS = {
     "opportunities": "marketoGUID",
     "roles": "marketoGUID",
 }
+
+
+# The check run right before each request of this context leaves (see MarketoClient.guard_sends).
+_SEND_GUARD: ContextVar[Callable[[], None] | None] = ContextVar("marketo_send_guard", default=None)
 
 
 # Plain (not frozen) dataclasses so they satisfy pipeline/ports.py's protocols.
@@ -335,6 +344,21 @@ class MarketoClient:
         return total
 
     # --- the call itself -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def guard_sends(self, check: Callable[[], None]) -> Iterator[None]:
+        """Run `check` right before each request of this block leaves, after the token and the
+        limiter's permit are in hand; an exception from it stops the request unsent.
+
+        A chunk renews its lease here: whatever waited before (a token fetch, a permit), the
+        lease is fresh when the bytes go out, so no other worker can take the chunk over and
+        send the same keys while this request is in flight.
+        """
+        previous = _SEND_GUARD.set(check)
+        try:
+            yield
+        finally:
+            _SEND_GUARD.reset(previous)
+
     def _call(
         self,
         method: str,
@@ -375,6 +399,9 @@ class MarketoClient:
         code: str | None = None
         try:
             with self._limiter.marketo_call(self._purpose):
+                guard = _SEND_GUARD.get()
+                if guard is not None:
+                    guard()
                 try:
                     response = self._session.request(
                         method,
@@ -420,15 +447,24 @@ class MarketoClient:
         cached = self._tokens.get(self.token_key)
         if after_rejection is None and cached is not None and self._fresh(cached):
             return cached.token
-        with self._tokens.refresh_lock(self.token_key):
-            cached = self._tokens.get(self.token_key)  # another worker may have refreshed it meanwhile
-            if cached is not None and cached.token != after_rejection and self._fresh(cached):
-                return cached.token
-            if after_rejection is None and cached is not None and self._recently_confirmed(cached.token):
-                return cached.token
-            fetched = self._identity()
-            self._tokens.put(self.token_key, fetched)
-            return fetched.token
+        try:
+            # A holder killed mid-fetch keeps the lock at most as long as its fetch could last.
+            with self._tokens.refresh_lock(self.token_key, hold=self._timeout + 5.0, wait=TOKEN_WAIT_SECONDS):
+                cached = self._tokens.get(self.token_key)  # another worker may have refreshed it meanwhile
+                if cached is not None and cached.token != after_rejection and self._fresh(cached):
+                    return cached.token
+                if after_rejection is None and cached is not None and self._recently_confirmed(cached.token):
+                    return cached.token
+                fetched = self._identity()
+                self._tokens.put(self.token_key, fetched)
+                return fetched.token
+        except RefreshBusy:
+            raise RetryLater(
+                "another worker is still fetching the Marketo access token",
+                system=SYSTEM,
+                code="token-wait",
+                retry_after=TOKEN_WAIT_RETRY,
+            ) from None
 
     def _fresh(self, cached: CachedToken) -> bool:
         return cached.expires_at - time.time() > REFRESH_MARGIN

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 import redis
 
 
+class RefreshBusy(Exception):
+    """Another worker has been fetching the token for longer than a caller is willing to wait."""
+
+
 @dataclass(frozen=True)
 class CachedToken:
     token: str
@@ -36,8 +40,13 @@ class TokenCache(abc.ABC):
 
     @abc.abstractmethod
     @contextlib.contextmanager
-    def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
-        """Held while one worker fetches a new token, so the others wait for it instead."""
+    def refresh_lock(self, key: str, *, hold: float, wait: float) -> Iterator[None]:
+        """Held while one worker fetches a new token, so the others wait for it instead.
+
+        `hold` bounds how long a holder can keep others out (its fetch's own timeout: a holder
+        killed mid-fetch frees the lock by then); `wait` bounds how long a caller waits for it
+        before RefreshBusy, so a worker slot is never parked behind a dead holder.
+        """
 
 
 class LocalTokenCache(TokenCache):
@@ -67,11 +76,12 @@ class LocalTokenCache(TokenCache):
                 del self._tokens[key]
 
     @contextlib.contextmanager
-    def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
+    def refresh_lock(self, key: str, *, hold: float, wait: float) -> Iterator[None]:
+        # A thread cannot die holding it (the with-block releases it), so `hold` needs no timer.
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        if not lock.acquire(timeout=timeout):
-            raise TimeoutError(f"waited {timeout}s for another thread to refresh token {key}")
+        if not lock.acquire(timeout=wait):
+            raise RefreshBusy(f"waited {wait:g}s for another thread to refresh token {key}")
         try:
             yield
         finally:
@@ -124,16 +134,16 @@ class RedisTokenCache(TokenCache):
             self._compare_and_delete(keys=[self._key(key)], args=[token])
 
     @contextlib.contextmanager
-    def refresh_lock(self, key: str, timeout: float = 30.0) -> Iterator[None]:
+    def refresh_lock(self, key: str, *, hold: float, wait: float) -> Iterator[None]:
         # The lock expires by itself so a worker killed while refreshing cannot block the rest.
-        lock = self._redis.lock(self._key(key) + ":lock", timeout=timeout, blocking_timeout=timeout)
+        lock = self._redis.lock(self._key(key) + ":lock", timeout=hold, blocking_timeout=wait)
         try:
             acquired = lock.acquire()
         except redis.RedisError:
             yield  # no Redis, no lock: at worst two workers ask Identity for the same token
             return
         if not acquired:
-            raise TimeoutError(f"waited {timeout}s for another worker to refresh token {key}")
+            raise RefreshBusy(f"waited {wait:g}s for another worker to refresh token {key}")
         try:
             yield
         finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 
@@ -46,6 +47,8 @@ class SalesforcePort(Protocol):
 
 
 class MarketoPort(Protocol):
+    def guard_sends(self, check: Callable[[], None]) -> AbstractContextManager[None]: ...
+
     def sync(
         self, obj: str, records: Sequence[Mapping[str, Any]], *, action: str = ..., dedupe_by: str = ...
     ) -> Sequence[RecordResult]: ...

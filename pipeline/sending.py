@@ -1,7 +1,7 @@
 """Send one chunk to Marketo: claim it, resolve its links, write, and record every record's outcome.
 
 A chunk is claimed with a lease and a holder token before anything is sent, and the lease is
-renewed right before the call, so two copies of a chunk task (a redelivered message, a
+renewed right before each request leaves, so two copies of a chunk task (a redelivered message, a
 sweeper re-run) can never both write: the second finds the lease held or the chunk ended.
 """
 
@@ -158,8 +158,10 @@ def send(database_url: str, claimed: Claim, marketo: MarketoPort, lease: timedel
     with session_scope(database_url) as session:
         plan = writer.prepare(session, claimed, rows, outcome)
     if plan is not None:
-        renew(database_url, claimed, lease)
-        writer.write(marketo, plan, outcome, lambda: renew(database_url, claimed, lease))
+        # The lease is renewed right before each request leaves, after any wait for a token or
+        # a permit: a wait longer than the lease can then never let a second copy send too.
+        with marketo.guard_sends(lambda: renew(database_url, claimed, lease)):
+            writer.write(marketo, plan, outcome)
     return _store(database_url, claimed, outcome)
 
 

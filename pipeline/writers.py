@@ -54,7 +54,7 @@ class Plan:
 class Writer(Protocol):
     def prepare(self, session: Session, claimed: Claim, rows: list[StagedRecord], outcome: Outcome) -> Plan | None: ...
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None: ...
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None: ...
 
 
 def _fail(outcome: Outcome, step: o.Step, row: StagedRecord, code: str, message: str, lookup: str = "") -> None:
@@ -178,7 +178,7 @@ class UpsertWriter:
                 items.append(Item(row, record))
         return Plan(items, claimed.lookup, claimed.run_id) if items else None
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None:
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None:
         outcome.calls += 1
         results = marketo.sync(
             self.marketo_object, [item.record for item in plan.items], action="createOrUpdate", dedupe_by="dedupeFields"
@@ -204,9 +204,9 @@ class OpportunityWriter(UpsertWriter):
     def __init__(self) -> None:
         super().__init__(o.OPPORTUNITIES, "opportunities")
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None:
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None:
         try:
-            super().write(marketo, plan, outcome, renew)
+            super().write(marketo, plan, outcome)
             return
         except RequestRejected as error:
             if error.code != "718":
@@ -216,7 +216,6 @@ class OpportunityWriter(UpsertWriter):
         owners = sorted(
             {str(i.record["externalSalesPersonId"]) for i in plan.items if i.record.get("externalSalesPersonId")}
         )
-        renew()
         outcome.calls += 1
         present = {
             str(p.get("externalSalesPersonId"))
@@ -237,8 +236,7 @@ class OpportunityWriter(UpsertWriter):
             else:
                 keep.append(item)
         if keep:
-            renew()
-            super().write(marketo, Plan(keep, plan.lookup, plan.run_id), outcome, renew)
+            super().write(marketo, Plan(keep, plan.lookup, plan.run_id), outcome)
 
 
 class LeadWriter:
@@ -284,7 +282,7 @@ class LeadWriter:
 
         outcome.on_success.append(forget)
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None:
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None:
         by_id = plan.lookup == o.BY_MARKETO_ID
         outcome.calls += 1
         results = marketo.sync_leads(
@@ -348,7 +346,7 @@ class RoleWriter(UpsertWriter):
             items.append(Item(row, record, {"lead_id": lead_id, "old_key": old.key if old else None}))
         return Plan(items, claimed.lookup, claimed.run_id) if items else None
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None:
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None:
         missing = sorted({str(i.row.payload["contactId"]) for i in plan.items if i.extra["lead_id"] is None})
         found: dict[str, str] = {}
         if missing:
@@ -356,7 +354,6 @@ class RoleWriter(UpsertWriter):
             outcome.calls += 1
             for lead in marketo.get("leads", "externalPersonId", missing, fields=["id", "externalPersonId"]):
                 found[str(lead["externalPersonId"])] = str(lead["id"])
-            renew()
         ready: list[Item] = []
         for item in plan.items:
             lead_id = item.extra["lead_id"] or found.get(str(item.row.payload["contactId"]))
@@ -481,7 +478,7 @@ class MergeWriter:
             )
         return Plan(items, claimed.lookup, claimed.run_id)
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None:
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None:
         for item in plan.items:
             loser_id, winner_id = item.extra["loser_id"], item.extra["winner_id"]
             loser_sf, winner_sf = str(item.row.payload["loser"]), item.extra["winner_sf_id"]
@@ -489,7 +486,6 @@ class MergeWriter:
                 outcome.on_success.append(_mark_merged(loser_sf, winner_sf))
                 outcome.succeeded += 1
                 continue
-            renew()
             outcome.calls += 1
             if winner_id is None:
                 # The survivor was never in Marketo: it takes over the loser's record.
@@ -549,7 +545,7 @@ class DeleteWriter:
     def prepare(self, session: Session, claimed: Claim, rows: list[StagedRecord], outcome: Outcome) -> Plan | None:
         return Plan([Item(row, dict(row.payload)) for row in rows], claimed.lookup, claimed.run_id)
 
-    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome, renew: Callable[[], None]) -> None:
+    def write(self, marketo: MarketoPort, plan: Plan, outcome: Outcome) -> None:
         outcome.calls += 1
         if self.step.object_type == o.LEADS:
             results = marketo.delete_leads([int(item.record["id"]) for item in plan.items])

@@ -19,8 +19,9 @@ from clients.errors import (
     Throttled,
 )
 from clients.limiter import LimiterConfig, LocalLimiter
+from clients import marketo as marketo_module
 from clients.marketo import MarketoClient
-from clients.token_cache import LocalTokenCache
+from clients.token_cache import LocalTokenCache, RedisTokenCache
 from simulators.common.faults import Burst, FaultPlan
 
 
@@ -86,6 +87,55 @@ def test_bad_credentials_are_authentication_failed_without_the_secret(make_marke
     with pytest.raises(AuthenticationFailed) as caught:
         client.usage_today()
     assert caught.value.http_status == 401 and "wrong-secret-value" not in str(caught.value)
+
+
+def test_a_dead_token_fetcher_costs_a_bounded_wait_then_a_retry(
+    make_marketo_client: Any,
+    marketo_client_sim: Any,
+    redis_client: Any,
+    key_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker killed while fetching the token leaves the refresh lock in Redis. Others wait a
+    # bounded time for it, then give their slot back with a RetryLater instead of failing.
+    monkeypatch.setattr(marketo_module, "TOKEN_WAIT_SECONDS", 0.3)
+    client = make_marketo_client(token_cache=RedisTokenCache(redis_client, prefix=key_prefix))
+    redis_client.set(f"{key_prefix}:{client.token_key}:lock", "dead-worker", px=1500)
+    started = time.monotonic()
+    with pytest.raises(RetryLater) as caught:
+        client.usage_today()
+    assert caught.value.code == "token-wait" and time.monotonic() - started < 1.2
+    assert _ops(marketo_client_sim) == []
+    time.sleep(1.3)  # the dead holder's lock runs out on its own
+    assert client.usage_today() == 1
+    assert _ops(marketo_client_sim) == ["identity", "usage"]
+
+
+# --- the send guard ----------------------------------------------------------------------
+def test_the_send_guard_runs_after_the_token_right_before_each_request(
+    marketo_client_sim: Any, marketo_client: MarketoClient
+) -> None:
+    seen_before: list[list[str]] = []
+    with marketo_client.guard_sends(lambda: seen_before.append(_ops(marketo_client_sim))):
+        marketo_client.usage_today()
+        marketo_client.usage_today()
+    marketo_client.usage_today()  # outside the block: no guard
+    assert seen_before == [["identity"], ["identity", "usage"]]
+
+
+def test_a_send_guard_that_refuses_stops_the_request_unsent(
+    marketo_client_sim: Any, marketo_client: MarketoClient
+) -> None:
+    class Refused(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Refused("the lease is gone")
+
+    with pytest.raises(Refused), marketo_client.guard_sends(refuse):
+        marketo_client.sync("salespersons", [{"externalSalesPersonId": "005A", "email": "owner@example.com"}])
+    assert _ops(marketo_client_sim) == ["identity"]
+    assert marketo_client.usage_today() == 1  # the limiter's slot was given back
 
 
 # --- translation -------------------------------------------------------------------------
