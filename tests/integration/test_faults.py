@@ -162,7 +162,15 @@ def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_
                 "applied_604": 0.1,
                 "early_token_expiry": 0.05,
             },
-            "bursts": {"burst_606": {"every": 37, "length": 2}, "burst_615": {"every": 41, "length": 2}},
+            # Bursts on top of the rates make sure each kind fires at least once in a run this
+            # short, whatever order the concurrent calls happen to arrive in.
+            "bursts": {
+                "burst_606": {"every": 37, "length": 2},
+                "burst_615": {"every": 41, "length": 2},
+                "http_502": {"every": 29, "length": 1, "start": 5},
+                "http_503": {"every": 31, "length": 1, "start": 9},
+                "applied_604": {"every": 11, "length": 1, "start": 2},
+            },
             "seed": 7,
             "timeout_seconds": 5,
         }
