@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from clients import marketo as marketo_module
 from clients.errors import (
     AuthenticationFailed,
     BudgetExhausted,
@@ -19,7 +20,6 @@ from clients.errors import (
     Throttled,
 )
 from clients.limiter import LimiterConfig, LocalLimiter
-from clients import marketo as marketo_module
 from clients.marketo import MarketoClient
 from clients.token_cache import LocalTokenCache, RedisTokenCache
 from simulators.common.faults import Burst, FaultPlan
