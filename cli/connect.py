@@ -7,7 +7,7 @@ import sys
 import click
 from rich.console import Console
 
-from cli.output import emit_json, explained
+from cli.output import emit_json, explained, make_console
 from ops.connection import ConnectOutcome, ConnectPlan
 
 
@@ -31,7 +31,7 @@ def connect_command(replace_org: bool, yes: bool, as_json: bool) -> None:
     from ops.connection import connect, fresh_clients
     from worker import context
 
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     settings = explained(as_json, context.settings)
     explained(as_json, lambda: migrate(settings.DATABASE_URL))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from cli.output import make_console
 from cli.report import print_run
 from cli.watch import watch_run
 
@@ -25,7 +26,7 @@ def demo_command(size: int, seed: int, changes: int, as_json: bool) -> None:
     from simulators.marketo import MarketoSimulator
     from simulators.salesforce import SalesforceSimulator
 
-    console = Console()
+    console = make_console()
     console.print(f"Generating a Salesforce org of {size:,} records (seed {seed}) and an empty Marketo...")
     salesforce = SalesforceSimulator(seed=seed, size=size).start()
     marketo = MarketoSimulator(seed=seed).start()
@@ -87,7 +88,7 @@ def _cycle(console: Console, label: str, as_json: bool):  # type: ignore[no-unty
     from tasks.sweeper import sweep
     from worker import context
 
-    console.print(f"Running a {label}...")
+    console.print(f"Running the {label}...")
     # The worker runs in this process, so Celery must be told this wait is not inside a task.
     answer = start_cycle.apply_async(kwargs={"trigger": "demo"}).get(timeout=120, disable_sync_subtasks=False)
     last_sweep = [time.monotonic()]

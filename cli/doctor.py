@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from cli.output import emit_json, explained
+from cli.output import emit_json, explained, make_console
 from ops.doctor import MAX_SAMPLE, OK, PROBLEM, SKIPPED, Report
 
 COLOURS = {OK: "green", PROBLEM: "red", SKIPPED: "dim"}
@@ -32,7 +32,7 @@ def doctor_command(sample: int, as_json: bool) -> None:
     settings = explained(as_json, context.settings)
     explained(as_json, lambda: migrate(settings.DATABASE_URL))
     salesforce, marketo, earlier = build_clients(settings)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if as_json or not console.is_terminal:
         report = run_doctor(settings, salesforce, marketo, sample=sample, earlier=earlier)
     else:
@@ -50,7 +50,7 @@ def doctor_command(sample: int, as_json: bool) -> None:
     if as_json:
         emit_json({"problems": len(report.problems), "findings": [f.as_dict() for f in report.findings]})
     else:
-        _print(Console(), report)
+        _print(make_console(), report)
     if report.problems:
         sys.exit(1)
 

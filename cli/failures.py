@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from cli.output import emit_json, explained, when
+from cli.output import emit_json, explained, make_console, when
 from models.records import KIND_ERROR, KIND_WARNING
 from ops.failures import STATUSES, FailureFilter, parse_ids
 from pipeline import objects as o
@@ -91,7 +90,7 @@ def list_command(where: FailureFilter, as_json: bool, limit: int) -> None:
     if as_json:
         emit_json({"total": total, "shown": len(rows), "failures": rows})
         return
-    console = Console()
+    console = make_console()
     table = Table(title=f"{total:,} failures" + (f" (newest {len(rows)})" if total > len(rows) else ""))
     for column in ("id", "object", "Salesforce id", "kind", "code", "status", "tries", "last seen", "reason"):
         table.add_column(column, overflow="fold")
@@ -124,12 +123,12 @@ def show_command(failure_id: int, as_json: bool) -> None:
         if as_json:
             emit_json({"status": "not-found", "id": failure_id})
         else:
-            Console(stderr=True).print(f"no failure {failure_id} (see `msi-sync failures list`)")
+            make_console(stderr=True).print(f"no failure {failure_id} (see `msi-sync failures list`)")
         sys.exit(1)
     if as_json:
         emit_json(found)
         return
-    console = Console()
+    console = make_console()
     grid = Table.grid(padding=(0, 2))
     for name in ("id", "object_type", "sobject", "sf_id", "step", "kind", "code", "status", "attempts", "run_id"):
         grid.add_row(name, str(found[name]))
@@ -161,7 +160,7 @@ def retry_command(where: FailureFilter, as_json: bool) -> None:
     if as_json:
         emit_json({"status": "ok", **counts})
         return
-    console = Console()
+    console = make_console()
     console.print(
         f"{counts['retried']:,} failures will be sent again by the next cycle "
         f"({counts['reopened']:,} re-opened from dismissed)."
@@ -188,7 +187,7 @@ def dismiss_command(where: FailureFilter, as_json: bool) -> None:
     if as_json:
         emit_json({"status": "ok", "dismissed": count})
     else:
-        Console().print(f"{count:,} failures dismissed (`msi-sync failures retry ID` brings one back).")
+        make_console().print(f"{count:,} failures dismissed (`msi-sync failures retry ID` brings one back).")
 
 
 @failures_group.command("export")
@@ -206,7 +205,7 @@ def export_command(where: FailureFilter, as_json: bool, path: Path) -> None:
     from models.db import session_scope
     from ops.failures import export_csv
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with session_scope(_database(as_json)) as session:
         if as_json or not console.is_terminal:
             count = export_csv(session, where, path)
@@ -220,7 +219,7 @@ def export_command(where: FailureFilter, as_json: bool, path: Path) -> None:
     if as_json:
         emit_json({"status": "ok", "exported": count, "path": str(path)})
     else:
-        Console().print(f"{count:,} failures written to {path}")
+        make_console().print(f"{count:,} failures written to {path}")
 
 
 def _require_selection(where: FailureFilter) -> None:

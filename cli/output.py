@@ -14,6 +14,15 @@ from rich.console import Console
 from clients.errors import ConfigurationError, MsiSyncError
 
 T = TypeVar("T")
+# Off a terminal (a log file, a pipe, CI) nothing has to fit a screen: wide enough that no
+# table cell is cut short.
+PLAIN_WIDTH = 160
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for people: the terminal's own width on a terminal, PLAIN_WIDTH otherwise."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PLAIN_WIDTH)
 
 
 def emit_json(data: Any) -> None:
@@ -27,7 +36,7 @@ def fail(error: MsiSyncError, *, as_json: bool, console: Console | None = None) 
     if as_json:
         emit_json({"status": "error", "error": type(error).__name__, "action": error.action, "message": str(error)})
     else:
-        (console or Console(stderr=True)).print(f"[red]error:[/red] {error}", highlight=False)
+        (console or make_console(stderr=True)).print(f"[red]error:[/red] {error}", highlight=False)
     sys.exit(code)
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from cli.output import emit_json, explained, when
+from cli.output import emit_json, explained, make_console, when
 
 
 @click.command("status")
@@ -27,7 +27,7 @@ def status_command(run_count: int, live: bool, as_json: bool) -> None:
     if as_json:
         emit_json(report)
     else:
-        render(Console(), report)
+        render(make_console(), report)
 
 
 def gather(run_count: int, live: bool) -> dict[str, Any]:

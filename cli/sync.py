@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
+from cli.output import make_console
 from cli.report import print_run
 from cli.watch import watch_run
 from clients.errors import ConfigurationError
@@ -37,7 +37,7 @@ def sync_command(objects: tuple[str, ...], full: bool, wait: bool, timeout: floa
             "(for a self-contained run on embedded defaults, use `msi-sync demo`)",
             setting="REDIS_URL",
         )
-    console = Console()
+    console = make_console()
     reply = start_cycle.apply_async(kwargs={"objects": list(objects) or None, "full": full, "trigger": "cli"})
     answer = reply.get(timeout=60)
     if answer.get("status") == "already-running":
@@ -47,7 +47,7 @@ def sync_command(objects: tuple[str, ...], full: bool, wait: bool, timeout: floa
     if not wait:
         console.print({"status": "started", "run": run_id} if as_json else f"run {run_id} started")
         return
-    run = watch_run(settings.DATABASE_URL, run_id, Console(stderr=True) if as_json else console, timeout=timeout)
+    run = watch_run(settings.DATABASE_URL, run_id, make_console(stderr=True) if as_json else console, timeout=timeout)
     print_run(run, console, as_json=as_json)
     if run.status != "succeeded":
         sys.exit(1)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from cli.output import make_console
 from clients.errors import ConfigurationError
 from models.db import session_scope
 from models.runs import CHUNK_ENDED, CHUNK_WAITING, RUN_RUNNING, Chunk, SyncRun
@@ -50,7 +51,7 @@ def writeback_command(wait: bool, timeout: float | None, as_json: bool) -> None:
             "REDIS_URL is not set: `msi-sync writeback` hands the pass to the write-back worker through Redis",
             setting="REDIS_URL",
         )
-    console = Console()
+    console = make_console()
     answer = start_writeback.apply_async(kwargs={"trigger": "cli"}).get(timeout=60)
     if answer.get("status") in ("already-running", "refused"):
         console.print_json(json.dumps(answer)) if as_json else console.print(answer["message"])
@@ -59,7 +60,7 @@ def writeback_command(wait: bool, timeout: float | None, as_json: bool) -> None:
     if not wait:
         console.print_json(json.dumps(answer)) if as_json else console.print(f"write-back pass {run_id} started")
         return
-    run = watch_pass(settings.DATABASE_URL, run_id, Console(stderr=True) if as_json else console, timeout=timeout)
+    run = watch_pass(settings.DATABASE_URL, run_id, make_console(stderr=True) if as_json else console, timeout=timeout)
     print_pass(run, console, as_json=as_json)
     if run.status != "succeeded":
         sys.exit(1)
