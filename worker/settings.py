@@ -160,6 +160,19 @@ class Settings(BaseSettings):
             raise ValueError("SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY go together (JWT bearer login)")
         return self
 
+    @model_validator(mode="after")
+    def _lease_outlasts_a_marketo_call(self) -> Settings:
+        # A chunk renews its lease right before each Marketo request. A request that may last
+        # longer than the lease lets another worker take the chunk over and send the same keys
+        # while the first is still in flight: Marketo then creates the records twice.
+        if self.CHUNK_LEASE_SECONDS <= self.MARKETO_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"CHUNK_LEASE_SECONDS ({self.CHUNK_LEASE_SECONDS}) must be longer than "
+                f"MARKETO_TIMEOUT_SECONDS ({self.MARKETO_TIMEOUT_SECONDS:g}), so that no chunk is taken "
+                "over while its Marketo call may still be in flight"
+            )
+        return self
+
     @property
     def max_countdown_seconds(self) -> float:
         """The longest a task may wait as a Celery countdown; longer waits are parked for the sweeper.
@@ -211,9 +224,10 @@ class Settings(BaseSettings):
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors(include_input=False, include_url=False):
-        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        name = ".".join(str(part) for part in item["loc"])
         message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{name}: {message}")
+        # A check across settings names them in its own message.
+        lines.append(f"{name}: {message}" if name else message)
     return "; ".join(lines)
 
 

@@ -227,6 +227,7 @@ def stack_factory(
             "MARKETO_CALLS_PER_20S": "100",
             "MARKETO_MAX_CONCURRENCY": "10",
             "CHUNK_LEASE_SECONDS": "10",
+            "MARKETO_TIMEOUT_SECONDS": "8",
             "WATERMARK_OVERLAP_SECONDS": "60",
             **(extra_env or {}),
         }
