@@ -317,6 +317,10 @@ def form_chunks(session: Session, run_id: int, step: str, lookup: str, *, final:
                 )
                 .order_by(StagedRecord.id)
                 .limit(size)
+                # Pages of Leads and Contacts stage into the same step at once: without the lock a
+                # second page could take records the first just put in a chunk, and send a chunk
+                # short (one Marketo call more). Records another page is chunking are left to it.
+                .with_for_update(skip_locked=True)
             )
         )
         if not ids or (len(ids) < size and not final):

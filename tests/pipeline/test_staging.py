@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from models.db import session_scope
+from models.db import migrate, session_scope
 from models.records import Failure, IdMap
 from models.runs import Chunk, StagedRecord
 from pipeline import objects as o
@@ -141,3 +142,32 @@ def test_chunks_are_full_until_the_last(db: str) -> None:
             select(func.count()).select_from(StagedRecord).where(StagedRecord.chunk_id.is_(None))
         )
     assert (sizes, unchunked) == ([50, 300, 300], 0)
+
+
+def test_pages_staged_at_once_never_take_each_others_chunk_records(postgres_url: str) -> None:
+    """Leads and Contacts pages commit at once on a first sync: each record joins one chunk only."""
+    migrate(postgres_url)
+    owner = user()
+    run_id = new_run(postgres_url)
+    with session_scope(postgres_url) as session:  # a committed remainder, short of a chunk
+        PageStager(session, run_id, CONFIG, False).stage(o.LEAD, [lead(owner["Id"]) for _ in range(200)])
+
+    def contacts_page() -> None:
+        with session_scope(postgres_url) as other:
+            PageStager(other, run_id, CONFIG, False).stage(o.CONTACT, [contact(owner["Id"], None) for _ in range(150)])
+            form_chunks(other, run_id, "leads:upsert", o.BY_EXTERNAL_ID, final=False)
+
+    with session_scope(postgres_url) as session:  # a Leads page, not committed yet
+        PageStager(session, run_id, CONFIG, False).stage(o.LEAD, [lead(owner["Id"]) for _ in range(150)])
+        assert len(form_chunks(session, run_id, "leads:upsert", o.BY_EXTERNAL_ID, final=False)) == 1
+        other_page = threading.Thread(target=contacts_page)
+        other_page.start()
+        other_page.join(timeout=1)  # it waits for this page's records, or passes them by
+    other_page.join(timeout=30)
+    with session_scope(postgres_url) as session:
+        form_chunks(session, run_id, "leads:upsert", o.BY_EXTERNAL_ID, final=True)
+        formed = {chunk.id: chunk.size for chunk in session.scalars(select(Chunk))}
+        counts = session.execute(select(StagedRecord.chunk_id, func.count()).group_by(StagedRecord.chunk_id))
+        held = {chunk_id: count for chunk_id, count in counts}
+    assert held == formed  # each chunk holds the records it was formed with: no call goes out short
+    assert sorted(formed.values()) == [200, 300]
