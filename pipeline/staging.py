@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, String, bindparam, func, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased
 
 from models.base import utcnow
 from models.records import FAILURE_OPEN, KIND_ERROR, KIND_WARNING, Failure, IdMap
@@ -43,11 +44,28 @@ def load_id_map(session: Session, object_type: str, sf_ids: Iterable[str]) -> di
     wanted = sorted({sf_id for sf_id in sf_ids if sf_id})
     found: dict[str, IdMap] = {}
     for start in range(0, len(wanted), 500):
-        rows = session.scalars(
-            select(IdMap).where(IdMap.object_type == object_type, IdMap.sf_id.in_(wanted[start : start + 500]))
-        )
+        rows = session.scalars(_id_map_rows(session, object_type, wanted[start : start + 500]))
         found.update({row.sf_id: row for row in rows})
     return found
+
+
+def _id_map_rows(session: Session, object_type: str, sf_ids: list[str]) -> Select[IdMap]:
+    """The id-map rows of these ids; on PostgreSQL one probe of the unique index per id.
+
+    As `sf_id IN (...)`, PostgreSQL weighs the list against the table's statistics. A first
+    full sync fills the id map from empty, before any ANALYZE: without statistics the planner
+    scans every row of the object type for each lookup, and the lookups slow down with every
+    record sent. A LATERAL probe of the unique key (LIMIT 1: at most one row there anyway)
+    is an index lookup whatever the statistics say. SQLite picks the unique index for IN.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return select(IdMap).where(IdMap.object_type == object_type, IdMap.sf_id.in_(sf_ids))
+    wanted = func.unnest(bindparam("sf_ids", sf_ids, type_=ARRAY(String))).table_valued("sf_id")
+    wanted = wanted.render_derived(name="wanted")
+    probe = (
+        select(IdMap).where(IdMap.object_type == object_type, IdMap.sf_id == wanted.c.sf_id).limit(1).lateral("probe")
+    )
+    return select(aliased(IdMap, probe)).select_from(wanted).join(probe, true())
 
 
 def _is_live(row: IdMap | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from models.db import migrate, session_scope
 from models.records import Failure, IdMap
@@ -13,8 +13,8 @@ from models.runs import Chunk, StagedRecord
 from pipeline import objects as o
 from pipeline.mapping import MappingConfig
 from pipeline.progress import start_run
-from pipeline.staging import PageStager, form_chunks
-from tests.pipeline.records import account, contact, lead, user
+from pipeline.staging import PageStager, _id_map_rows, form_chunks, load_id_map
+from tests.pipeline.records import account, contact, lead, sf_id, user
 
 CONFIG = MappingConfig.load(None)
 
@@ -171,3 +171,24 @@ def test_pages_staged_at_once_never_take_each_others_chunk_records(postgres_url:
         held = {chunk_id: count for chunk_id, count in counts}
     assert held == formed  # each chunk holds the records it was formed with: no call goes out short
     assert sorted(formed.values()) == [200, 300]
+
+
+def test_id_map_lookups_probe_the_unique_index_before_any_statistics(postgres_url: str) -> None:
+    """A first full sync fills the id map from empty: no lookup may scan a whole object type."""
+    migrate(postgres_url)
+    people = [sf_id("00Q") for _ in range(5000)]
+    with session_scope(postgres_url) as session:
+        session.execute(
+            insert(IdMap),
+            [
+                {"object_type": o.LEADS, "sf_id": p, "sobject": o.LEAD, "marketo_id": str(n)}
+                for n, p in enumerate(people)
+            ],
+        )
+    wanted = people[::10]
+    with session_scope(postgres_url) as session:
+        statement = _id_map_rows(session, o.LEADS, wanted).compile(session.get_bind())
+        plan = "\n".join(session.connection().exec_driver_sql("EXPLAIN " + str(statement), statement.params).scalars())
+        found = load_id_map(session, o.LEADS, [*wanted, sf_id("00Q")])
+    assert "uq_id_map_object_type" in plan and "Seq Scan" not in plan and "ix_id_map_marketo" not in plan
+    assert sorted(found) == sorted(wanted)
