@@ -104,7 +104,10 @@ def advance(session: Session, run_id: int) -> Advanced:
     When every step is done the run finishes and its watermarks move.
     """
     result = Advanced()
-    run = session.get(SyncRun, run_id, with_for_update=True)
+    # NO KEY UPDATE (PostgreSQL): one advance at a time, as before, but no waiting for extract
+    # pages being staged. Their inserts hold KEY SHARE on this row through the foreign keys,
+    # and FOR UPDATE queued behind every page in flight, with each chunk's touch() behind it.
+    run = session.get(SyncRun, run_id, with_for_update={"key_share": True})
     if run is None or run.status != RUN_RUNNING:
         return result
     extracts = {row.sobject: row for row in session.scalars(select(RunExtract).where(RunExtract.run_id == run_id))}

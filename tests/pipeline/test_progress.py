@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
-from models.db import session_scope
+from models.db import migrate, session_scope
 from models.records import Watermark
 from models.runs import Chunk, RunExtract, RunStep, SyncRun
 from pipeline import objects as o
@@ -82,3 +82,15 @@ def test_companies_wait_for_every_sales_person_chunk(db: str) -> None:
         assert session.get(Watermark, o.ACCOUNT) is None  # nothing read, nothing moves
         steps = {s.step: s.status for s in session.scalars(select(RunStep).where(RunStep.run_id == run_id))}
     assert set(steps.values()) == {"done"}
+
+
+def test_advance_does_not_wait_for_a_page_being_staged(postgres_url: str) -> None:
+    """A page's inserts hold KEY SHARE on the run row until they commit; the gate goes on meanwhile."""
+    migrate(postgres_url)
+    with session_scope(postgres_url) as session:
+        run_id = start_run(session, object_types=["companies"], full=False, trigger="test", overlap=timedelta(0)).id
+    with session_scope(postgres_url) as page:
+        PageStager(page, run_id, CONFIG, False).stage(o.USER, [user()])  # not committed yet
+        with session_scope(postgres_url) as gate:
+            gate.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert "salespersons:upsert" in advance(gate, run_id).opened
