@@ -56,7 +56,8 @@ def _id_map_rows(session: Session, object_type: str, sf_ids: list[str]) -> Selec
     full sync fills the id map from empty, before any ANALYZE: without statistics the planner
     scans every row of the object type for each lookup, and the lookups slow down with every
     record sent. A LATERAL probe of the unique key (LIMIT 1: at most one row there anyway)
-    is an index lookup whatever the statistics say. SQLite picks the unique index for IN.
+    is an index lookup whatever the statistics say, as long as it is planned for the table
+    as it is now (models.db: no generic plans). SQLite picks the unique index for IN.
     """
     if session.get_bind().dialect.name != "postgresql":
         return select(IdMap).where(IdMap.object_type == object_type, IdMap.sf_id.in_(sf_ids))
