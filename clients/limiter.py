@@ -25,6 +25,7 @@ CONCURRENCY_RETRY_SECONDS = 0.25
 # When the org-wide header says the org itself is out of calls we cannot know when the
 # rolling window frees some; look again in a few minutes.
 ORG_RETRY_SECONDS = 300.0
+MARKETO_REFUSED_RATE = "rate (Marketo answered 606: its window is shared)"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,15 @@ class Limiter(abc.ABC):
         """Raise today's Marketo count to what Marketo reports (stats/usage, or a 607)."""
 
     @abc.abstractmethod
+    def observe_marketo_rate_refusal(self) -> None:
+        """Marketo answered 606 to a call this limiter admitted: admit none for a whole window.
+
+        Someone else uses the instance's window too (another integration, a second deployment),
+        and Marketo counts refused calls in its window: calling on at our own pace would keep
+        it full and every call refused. A whole window of silence empties it of our calls.
+        """
+
+    @abc.abstractmethod
     def snapshot(self) -> BudgetSnapshot:
         """The current state of every budget."""
 
@@ -139,6 +149,7 @@ class LocalLimiter(Limiter):
         self._marketo_day = ""
         self._marketo_used = {SYNC: 0, WRITEBACK: 0}
         self._marketo_floor = 0
+        self._marketo_paused_until = 0.0
         self._sf_buckets: dict[int, dict[str, int]] = {}
         self._sf_org: tuple[int, int] | None = None
         self._sf_org_seen = 0.0
@@ -157,6 +168,8 @@ class LocalLimiter(Limiter):
                 >= writeback_cap(config.writeback_marketo_share, config.marketo_daily_quota)
             ):
                 raise marketo_quota_error(now, purpose)
+            if now < self._marketo_paused_until:
+                raise throttled_error(MARKETO_REFUSED_RATE, self._marketo_paused_until - now)
             self._check_rate(now, window, purpose)
             self._check_concurrency(purpose)
             lease_id = uuid.uuid4().hex
@@ -204,6 +217,12 @@ class LocalLimiter(Limiter):
         with self._lock:
             self._prune_marketo(self._clock(), self.config.marketo_window_seconds)
             self._marketo_floor = max(self._marketo_floor, used_today)
+
+    def observe_marketo_rate_refusal(self) -> None:
+        config = self.config
+        with self._lock:
+            pause = config.marketo_window_seconds * (1 + config.window_margin)
+            self._marketo_paused_until = max(self._marketo_paused_until, self._clock() + pause)
 
     # --- Salesforce -------------------------------------------------------------------
     def acquire_salesforce(self, purpose: str = SYNC, calls: int = 1) -> None:

@@ -15,7 +15,8 @@ not count against Marketo's limits). Answers become exceptions of clients/errors
 
     601/602 after the one re-send  SessionExpired
     Identity 401 (and 400)         AuthenticationFailed
-    606, 615                       Throttled (606: our whole rate window; 615: 1 s)
+    606, 615                       Throttled (606: our whole rate window, and the limiter pauses
+                                   every worker for that window; 615: 1 s)
     607                            BudgetExhausted until midnight America/Chicago (limiter told)
     5xx, 604, 608, 611, 713,       RetryLater
     timeouts, connection errors
@@ -596,6 +597,13 @@ def _raise_for(body: Mapping[str, Any], limiter: Limiter) -> None:
     if code in ("601", "602"):
         raise SessionExpired(f"token refused again after a fresh one: {text}", **common)
     if code == "606":
+        # The limiter admitted this call, so Marketo's window holds calls we did not make.
+        log.warning(
+            "Marketo answered 606 to a call the limiter admitted: another integration shares this "
+            "instance's rate limit; pausing every worker's calls for one window (lower "
+            "MARKETO_CALLS_PER_20S if this repeats)"
+        )
+        limiter.observe_marketo_rate_refusal()
         raise Throttled(text, retry_after=limiter.config.marketo_window_seconds, **common)
     if code == "615":
         raise Throttled(text, retry_after=CONCURRENCY_RETRY, **common)

@@ -12,6 +12,7 @@ import redis
 from clients.errors import Throttled
 from clients.limiter import (
     CONCURRENCY_RETRY_SECONDS,
+    MARKETO_REFUSED_RATE,
     MINUTES_PER_DAY,
     ORG_RETRY_SECONDS,
     SYNC,
@@ -31,7 +32,7 @@ from clients.limiter import (
 PREFIX = "msi:limiter"
 
 # KEYS: 1 calls zset, 2 write-back calls zset, 3 leases zset (score = expiry),
-#       4 write-back leases zset, 5 quota hash of the Marketo day
+#       4 write-back leases zset, 5 quota hash of the Marketo day, 6 pause (admit nothing until)
 # ARGV: window, limit, purpose, wb_limit, max_conc, wb_conc, lease_ttl, lease_id,
 #       quota, wb_quota, day_ttl
 _ACQUIRE_MARKETO = """
@@ -49,6 +50,8 @@ local floor = tonumber(redis.call('HGET', KEYS[5], 'floor') or '0')
 local wb_used = tonumber(redis.call('HGET', KEYS[5], 'writeback') or '0')
 if math.max(used, floor) >= tonumber(ARGV[9]) then return {'quota', '0'} end
 if wb and wb_used >= tonumber(ARGV[10]) then return {'quota', '0'} end
+local paused = tonumber(redis.call('GET', KEYS[6]) or '0')
+if paused > now then return {'paused', tostring(paused - now)} end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return {'rate', tostring(tonumber(oldest[2]) + window - now)}
@@ -136,6 +139,18 @@ for i = 1, 4 do redis.call('EXPIRE', KEYS[i], tonumber(ARGV[6])) end
 return {'ok', '0'}
 """
 
+# KEYS: 1 pause; ARGV: seconds. Admit no Marketo call for `seconds` from now (the later end wins).
+_PAUSE_MARKETO = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local ends = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ends > current then
+  redis.call('SET', KEYS[1], tostring(ends), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+end
+return 1
+"""
+
 # KEYS: 1 quota hash; ARGV: used_today, ttl
 _RAISE_FLOOR = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'floor') or '0')
@@ -172,6 +187,7 @@ class RedisLimiter(Limiter):
         self._acquire_marketo = client.register_script(_ACQUIRE_MARKETO)
         self._acquire_salesforce = client.register_script(_ACQUIRE_SALESFORCE)
         self._raise_floor = client.register_script(_RAISE_FLOOR)
+        self._pause_marketo = client.register_script(_PAUSE_MARKETO)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
@@ -183,6 +199,7 @@ class RedisLimiter(Limiter):
             self._key("mkto", "leases"),
             self._key("mkto", "leases", WRITEBACK),
             self._key("mkto", "day", marketo_day(now)),
+            self._key("mkto", "pause"),
         ]
 
     def _salesforce_keys(self) -> list[str]:
@@ -223,6 +240,8 @@ class RedisLimiter(Limiter):
         if verdict == "quota":
             raise marketo_quota_error(now, purpose)
         wait = float(_text(value))
+        if verdict == "paused":
+            raise throttled_error(MARKETO_REFUSED_RATE, wait)
         if "concurrency" in verdict:
             wait = CONCURRENCY_RETRY_SECONDS
         raise throttled_error(verdict, wait)
@@ -239,6 +258,12 @@ class RedisLimiter(Limiter):
         key = self._key("mkto", "day", marketo_day(time.time()))
         with contextlib.suppress(redis.RedisError):
             self._raise_floor(keys=[key], args=[used_today, _DAY_TTL_SECONDS])
+
+    def observe_marketo_rate_refusal(self) -> None:
+        config = self.config
+        pause = config.marketo_window_seconds * (1 + config.window_margin)
+        with contextlib.suppress(redis.RedisError):
+            self._pause_marketo(keys=[self._key("mkto", "pause")], args=[pause])
 
     # --- Salesforce -------------------------------------------------------------------
     def acquire_salesforce(self, purpose: str = SYNC, calls: int = 1) -> None:
@@ -279,7 +304,7 @@ class RedisLimiter(Limiter):
     def snapshot(self) -> BudgetSnapshot:
         now = time.time()
         window = self.config.marketo_window_seconds * (1 + self.config.window_margin)
-        calls, _, leases, _, day = self._marketo_keys(now)
+        calls, _, leases, _, day, _ = self._marketo_keys(now)
         buckets, counts, wb_counts, org = self._salesforce_keys()
         minute = int(now // 60)
         pipe = self._redis.pipeline()

@@ -52,6 +52,22 @@ def test_margin_widens_the_window(make_limiter: MakeLimiter) -> None:
     assert 0.6 < refused.value.retry_after <= 0.9
 
 
+def test_a_606_from_marketo_stops_every_caller_for_a_whole_window(make_limiter: MakeLimiter) -> None:
+    # Another integration fills the instance's window: Marketo refuses a call we admitted.
+    limiter = make_limiter(config(marketo_calls_per_window=100))
+    other_worker = make_limiter(config(marketo_calls_per_window=100))
+    limiter.release_marketo(limiter.acquire_marketo())
+    limiter.observe_marketo_rate_refusal()
+    with pytest.raises(Throttled, match="606") as refused:
+        limiter.acquire_marketo()
+    assert 0.5 < refused.value.retry_after <= 0.6
+    if isinstance(limiter, RedisLimiter):  # the pause is shared by every worker
+        with pytest.raises(Throttled, match="606"):
+            other_worker.acquire_marketo()
+    time.sleep(refused.value.retry_after + 0.05)
+    limiter.release_marketo(limiter.acquire_marketo())
+
+
 def test_calls_in_flight_are_capped_until_released(make_limiter: MakeLimiter) -> None:
     limiter = make_limiter(config(marketo_calls_per_window=100, marketo_max_concurrency=3))
     permits = [limiter.acquire_marketo() for _ in range(3)]

@@ -161,6 +161,20 @@ def test_response_codes_become_the_right_exception(
     assert caught.value.code == code and caught.value.retry_after == retry_after
 
 
+def test_a_606_the_limiter_did_not_foresee_pauses_every_call_for_a_window(
+    marketo_client_sim: Any, marketo_client: MarketoClient
+) -> None:
+    marketo_client.usage_today()
+    marketo_client_sim.faults = FaultPlan(bursts={"burst_606": Burst(every=1000, length=1)})
+    with pytest.raises(Throttled) as refused:
+        marketo_client.usage_today()
+    assert refused.value.code == "606"
+    with pytest.raises(Throttled, match="606") as held_back:
+        marketo_client.usage_today()  # refused by the limiter: Marketo's window is left to drain
+    assert held_back.value.code == "limiter" and held_back.value.retry_after > 19
+    assert _ops(marketo_client_sim) == ["identity", "usage", "usage:606"]
+
+
 def test_daily_quota_is_budget_exhausted_until_midnight_chicago(
     own_marketo_sim: Any, make_marketo_client: Any, marketo_limiter: LocalLimiter
 ) -> None:
