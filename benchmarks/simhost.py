@@ -39,6 +39,7 @@ def main() -> None:
         seed=args.seed,
         latency_per_call=args.latency_per_call,
         latency_per_record=args.latency_per_record,
+        time_scale=args.time_scale,
         **marketo_limits,
     ).start()
     env = {
