@@ -153,7 +153,7 @@ def _max_concurrent(intervals: list[tuple[float, float]]) -> int:
 
 
 def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_factory: Any) -> None:
-    WINDOW = 5.0  # noqa: N806 - Marketo's 20 s window at this test's time scale
+    window = 5.0  # Marketo's 20 s window at this test's time scale
     marketo_faults = FaultPlan.from_dict(
         {
             "rates": {
@@ -192,8 +192,8 @@ def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_
     stack = stack_factory(
         size=2500,
         seed=34,
-        extra_env={**QUICK, "MARKETO_CALLS_PER_20S": "60", "MARKETO_RATE_WINDOW_SECONDS": str(WINDOW)},
-        marketo_args={"faults": marketo_faults, "latency_per_call": 0.2, "time_scale": 20.0 / WINDOW},
+        extra_env={**QUICK, "MARKETO_CALLS_PER_20S": "60", "MARKETO_RATE_WINDOW_SECONDS": str(window)},
+        marketo_args={"faults": marketo_faults, "latency_per_call": 0.2, "time_scale": 20.0 / window},
         salesforce_args={"faults": salesforce_faults},
     )
     stack.start_worker(concurrency=6)
@@ -206,7 +206,7 @@ def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_
     assert {"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE"} <= {str(e.error_code) for e in stack.salesforce.log.all()}
     # Budgets, as Marketo itself saw them: admitted calls within 100 per window and 10 at once.
     admitted = [e for e in log if e.operation != "identity" and e.error_code not in ("606", "615", "607")]
-    assert _max_in_any_window([e.started for e in admitted], WINDOW) <= 100
+    assert _max_in_any_window([e.started for e in admitted], window) <= 100
     assert _max_concurrent([(e.started, e.ended) for e in admitted]) <= 10
     assert stack.salesforce.usage.used <= stack.salesforce.api_limit  # type: ignore[attr-defined]
     # Retries are bounded: no chunk tried more often than its transient budget plus its throttles allow.
