@@ -347,11 +347,12 @@ class MarketoClient:
     # --- the call itself -----------------------------------------------------------------
     @contextlib.contextmanager
     def guard_sends(self, check: Callable[[], None]) -> Iterator[None]:
-        """Run `check` right before each request of this block leaves, after the token and the
-        limiter's permit are in hand; an exception from it stops the request unsent.
+        """Run `check` right before each request of this block leaves, after the token is in
+        hand (the limiter's permit, which never waits, comes next); an exception from it stops
+        the request unsent.
 
-        A chunk renews its lease here: whatever waited before (a token fetch, a permit), the
-        lease is fresh when the bytes go out, so no other worker can take the chunk over and
+        A chunk renews its lease here: whatever waited before (a token fetch), the lease is
+        fresh when the bytes go out, so no other worker can take the chunk over and
         send the same keys while this request is in flight.
         """
         previous = _SEND_GUARD.set(check)
@@ -398,11 +399,14 @@ class MarketoClient:
         started = time.monotonic()
         status: int | str = "-"
         code: str | None = None
+        guard = _SEND_GUARD.get()
+        if guard is not None:
+            # Before the permit, not inside it: the limiter counts a call from its admission,
+            # and a slow guard (a database round trip) between the two would make the call
+            # reach Marketo later than the limiter believes, and its window overflow.
+            guard()
         try:
             with self._limiter.marketo_call(self._purpose):
-                guard = _SEND_GUARD.get()
-                if guard is not None:
-                    guard()
                 try:
                     response = self._session.request(
                         method,

@@ -158,8 +158,8 @@ def send(database_url: str, claimed: Claim, marketo: MarketoPort, lease: timedel
     with session_scope(database_url) as session:
         plan = writer.prepare(session, claimed, rows, outcome)
     if plan is not None:
-        # The lease is renewed right before each request leaves, after any wait for a token or
-        # a permit: a wait longer than the lease can then never let a second copy send too.
+        # The lease is renewed right before each request leaves, after any wait for a token:
+        # a wait longer than the lease can then never let a second copy send too.
         with marketo.guard_sends(lambda: renew(database_url, claimed, lease)):
             writer.write(marketo, plan, outcome)
     return _store(database_url, claimed, outcome)
