@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from simulators.marketo import MarketoSimulator
+from tests.request_log import max_concurrent, max_in_any_window
 
 REPO = Path(__file__).resolve().parents[2]
 PROCESSES, THREADS = 4, 4
@@ -60,33 +61,14 @@ def _hammer(sim: MarketoSimulator, redis_url: str, prefix: str, mode: str, calls
     return outputs
 
 
-def _max_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best = start = 0
-    for end in range(len(times)):
-        while times[end] - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
-def _max_concurrent(intervals: list[tuple[float, float]]) -> int:
-    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
-    current = best = 0
-    for _, step in edges:
-        current += step
-        best = max(best, current)
-    return best
-
-
 def test_processes_sharing_the_limiter_get_no_606_or_615(hammered_sim: MarketoSimulator, redis_url: str) -> None:
     calls = 10  # 4 x 4 x 10 = 160 calls: more than one window admits
     outputs = _hammer(hammered_sim, redis_url, f"test:{uuid.uuid4().hex[:10]}", "shared", calls)
     log = [e for e in hammered_sim.log.all() if e.operation != "identity"]
     assert sum(o["made"] for o in outputs) == PROCESSES * THREADS * calls == len(log)
     assert {e.error_code for e in log} == {None}
-    assert _max_in_any_window([e.started for e in log], WINDOW) <= 100
-    assert _max_concurrent([(e.started, e.ended) for e in log]) <= 10
+    assert max_in_any_window([e.started for e in log], WINDOW) <= 100
+    assert max_concurrent([(e.started, e.ended) for e in log]) <= 10
     assert sum(o["throttled"] for o in outputs) > 0, "the load never reached a limit: the test proves nothing"
 
 

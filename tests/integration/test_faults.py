@@ -27,6 +27,7 @@ from simulators.common.faults import FaultPlan
 from tests.integration.conftest import REPO
 from tests.integration.oracle import actual_state, differences, expected_state
 from tests.integration.servers import PrivatePostgres, PrivateRedis
+from tests.request_log import max_concurrent, max_in_any_window
 
 # Short leases and timeouts so recovery happens within a test's patience.
 QUICK = {"CHUNK_LEASE_SECONDS": "5", "MARKETO_TIMEOUT_SECONDS": "3", "SALESFORCE_TIMEOUT_SECONDS": "3"}
@@ -133,25 +134,6 @@ def test_postgres_restarted_mid_cycle(stack_factory: Any, private_postgres: Priv
     assert open_errors(stack) == []
 
 
-def _max_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end in range(len(times)):
-        while times[end] - times[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
-def _max_concurrent(intervals: list[tuple[float, float]]) -> int:
-    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
-    current = best = 0
-    for _, step in edges:
-        current += step
-        best = max(best, current)
-    return best
-
-
 def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_factory: Any) -> None:
     window = 5.0  # Marketo's 20 s window at this test's time scale
     marketo_faults = FaultPlan.from_dict(
@@ -206,8 +188,8 @@ def test_every_fault_at_once_converges_within_budgets_and_bounded_retries(stack_
     assert {"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE"} <= {str(e.error_code) for e in stack.salesforce.log.all()}
     # Budgets, as Marketo itself saw them: admitted calls within 100 per window and 10 at once.
     admitted = [e for e in log if e.operation != "identity" and e.error_code not in ("606", "615", "607")]
-    assert _max_in_any_window([e.started for e in admitted], window) <= 100
-    assert _max_concurrent([(e.started, e.ended) for e in admitted]) <= 10
+    assert max_in_any_window([e.started for e in admitted], window) <= 100
+    assert max_concurrent([(e.started, e.ended) for e in admitted]) <= 10
     assert stack.salesforce.usage.used <= stack.salesforce.api_limit  # type: ignore[attr-defined]
     # Retries are bounded: no chunk tried more often than its transient budget plus its throttles allow.
     with session_scope(stack.database_url) as session:
