@@ -42,9 +42,16 @@ class LimiterConfig:
     # A call in flight longer than this is presumed dead (its worker crashed) and its slot
     # is freed; longer than Marketo's slowest server-side timeout (90 s) plus ours.
     marketo_lease_seconds: float = 150.0
-    # Admitted calls reach Marketo a little after we count them; widening our window by
-    # this fraction keeps Marketo's own sliding window from ever seeing one call too many.
-    window_margin: float = 0.025
+    # Admitted calls reach Marketo a little after we count them (the network, a worker
+    # descheduled on a busy host); widening our window by this many seconds keeps Marketo's
+    # own sliding window from seeing one call too many. Seconds, not a fraction of the
+    # window: a time-scaled simulator shortens the window, not these delays.
+    window_margin_seconds: float = 0.5
+
+    @property
+    def counted_window(self) -> float:
+        """How long the limiter counts an admitted Marketo call."""
+        return self.marketo_window_seconds + self.window_margin_seconds
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ class LocalLimiter(Limiter):
         config = self.config
         with self._lock:
             now = self._clock()
-            window = config.marketo_window_seconds * (1 + config.window_margin)
+            window = config.counted_window
             self._prune_marketo(now, window)
             used_total = max(self._marketo_floor, sum(self._marketo_used.values()))
             if used_total >= config.marketo_daily_quota or (
@@ -221,7 +228,7 @@ class LocalLimiter(Limiter):
     def observe_marketo_rate_refusal(self) -> None:
         config = self.config
         with self._lock:
-            pause = config.marketo_window_seconds * (1 + config.window_margin)
+            pause = config.counted_window
             self._marketo_paused_until = max(self._marketo_paused_until, self._clock() + pause)
 
     # --- Salesforce -------------------------------------------------------------------

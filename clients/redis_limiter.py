@@ -219,7 +219,7 @@ class RedisLimiter(Limiter):
             verdict, value = self._acquire_marketo(
                 keys=self._marketo_keys(now),
                 args=[
-                    config.marketo_window_seconds * (1 + config.window_margin),
+                    config.counted_window,
                     config.marketo_calls_per_window,
                     purpose,
                     writeback_cap(config.writeback_marketo_share, config.marketo_calls_per_window),
@@ -261,7 +261,7 @@ class RedisLimiter(Limiter):
 
     def observe_marketo_rate_refusal(self) -> None:
         config = self.config
-        pause = config.marketo_window_seconds * (1 + config.window_margin)
+        pause = config.counted_window
         with contextlib.suppress(redis.RedisError):
             self._pause_marketo(keys=[self._key("mkto", "pause")], args=[pause])
 
@@ -303,7 +303,7 @@ class RedisLimiter(Limiter):
 
     def snapshot(self) -> BudgetSnapshot:
         now = time.time()
-        window = self.config.marketo_window_seconds * (1 + self.config.window_margin)
+        window = self.config.counted_window
         calls, _, leases, _, day, _ = self._marketo_keys(now)
         buckets, counts, wb_counts, org = self._salesforce_keys()
         minute = int(now // 60)

@@ -27,7 +27,7 @@ def config(**changes: object) -> LimiterConfig:
         "marketo_calls_per_window": 5,
         "marketo_window_seconds": 0.6,
         "marketo_max_concurrency": 100,
-        "window_margin": 0.0,
+        "window_margin_seconds": 0.0,
     }
     base.update(changes)
     return LimiterConfig(**base)  # type: ignore[arg-type]
@@ -45,7 +45,7 @@ def test_rate_window_admits_the_limit_then_says_how_long_to_wait(make_limiter: M
 
 
 def test_margin_widens_the_window(make_limiter: MakeLimiter) -> None:
-    limiter = make_limiter(config(marketo_calls_per_window=1, window_margin=0.5))
+    limiter = make_limiter(config(marketo_calls_per_window=1, window_margin_seconds=0.3))
     limiter.release_marketo(limiter.acquire_marketo())
     with pytest.raises(Throttled) as refused:
         limiter.acquire_marketo()
