@@ -9,11 +9,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import func, select
 
 from models.db import session_scope
-from models.runs import CHUNK_ENDED, RUN_RUNNING, Chunk, RunStep, StagedRecord, SyncRun
-from pipeline import objects as o
+from models.runs import RUN_RUNNING, SyncRun
+from ops.status import step_report
 
 
 @dataclass(frozen=True)
@@ -31,35 +30,17 @@ def run_progress(database_url: str, run_id: int) -> tuple[SyncRun, list[StepProg
         run = session.get(SyncRun, run_id)
         if run is None:
             raise LookupError(f"no run {run_id}")
-        statuses = {row.step: row.status for row in session.scalars(select(RunStep).where(RunStep.run_id == run_id))}
-        counts = session.execute(
-            select(Chunk.step, Chunk.status, func.count(), func.sum(Chunk.size))
-            .where(Chunk.run_id == run_id)
-            .group_by(Chunk.step, Chunk.status)
-        ).all()
-        unchunked = dict(
-            session.execute(
-                select(StagedRecord.step, func.count())
-                .where(StagedRecord.run_id == run_id, StagedRecord.chunk_id.is_(None))
-                .group_by(StagedRecord.step)
-            ).all()
-        )
-    steps = []
-    for step in o.STEPS:
-        mine = [row for row in counts if row[0] == step.name]
-        chunks = sum(int(row[2]) for row in mine)
-        records = sum(int(row[3] or 0) for row in mine) + int(unchunked.get(step.name, 0))
-        done = [row for row in mine if row[1] in CHUNK_ENDED]
-        steps.append(
+        steps = [
             StepProgress(
-                step.name,
-                statuses.get(step.name, "pending"),
-                sum(int(row[2]) for row in done),
-                chunks,
-                sum(int(row[3] or 0) for row in done),
-                records,
+                row["step"],
+                row["status"] if row["status"] != "-" else "pending",
+                row["chunks_ended"],
+                row["chunks"],
+                row["records_ended"],
+                row["records"],
             )
-        )
+            for row in step_report(session, run_id)
+        ]
     return run, steps
 
 

@@ -67,7 +67,7 @@ def run_report(session: Session, run: SyncRun) -> dict[str, Any]:
 
 
 def step_report(session: Session, run_id: int) -> list[dict[str, Any]]:
-    """Per step, in dependency order: its status, records synced and failed, chunks ended, waiting and in all."""
+    """Per step, in order: status, records (synced, failed, in ended chunks) and chunks (ended, waiting, all)."""
     statuses = dict(session.execute(select(RunStep.step, RunStep.status).where(RunStep.run_id == run_id)).all())
     rows = session.execute(
         select(
@@ -103,6 +103,7 @@ def step_report(session: Session, run_id: int) -> list[dict[str, Any]]:
                 "chunks": sum(int(row[2]) for row in mine),
                 "chunks_ended": sum(int(row[2]) for row in mine if row[1] in CHUNK_ENDED),
                 "chunks_waiting": sum(int(row[2]) for row in mine if row[1] == CHUNK_WAITING),
+                "records_ended": sum(int(row[3] or 0) for row in mine if row[1] in CHUNK_ENDED),
             }
         )
     return report

@@ -125,7 +125,7 @@ def advance(session: Session, run_id: int) -> Advanced:
             if row.status == STEP_OPEN and feeders_done:
                 for lookup in unchunked_lookups(session, run_id, step.name):
                     form_chunks(session, run_id, step.name, lookup, final=True)
-                if _active_chunks(session, run_id, step.name) == 0:
+                if active_chunks(session, run_id, step.name) == 0:
                     row.status, row.done_at = STEP_DONE, utcnow()
                     result.done.append(step.name)
                     changed = True
@@ -136,7 +136,8 @@ def advance(session: Session, run_id: int) -> Advanced:
     return result
 
 
-def _active_chunks(session: Session, run_id: int, step: str) -> int:
+def active_chunks(session: Session, run_id: int, step: str) -> int:
+    """Chunks of a step that have not ended yet (ready, queued, running or waiting)."""
     return int(
         session.scalar(
             select(func.count())

@@ -1,13 +1,17 @@
-"""Fixtures every test folder shares: the real Redis and PostgreSQL servers of this machine."""
+"""Fixtures every test folder shares: the real Redis and PostgreSQL servers of this machine, simulators on demand."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
+
+from simulators.marketo import MarketoSimulator
+from simulators.salesforce import SalesforceSimulator
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -96,3 +100,28 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs on both databases the service supports."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+def _started_servers(server_class: Any) -> Iterator[Callable[..., Any]]:
+    started: list[Any] = []
+
+    def start(**kwargs: Any) -> Any:
+        server = server_class(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def marketo_sim_factory() -> Iterator[Callable[..., MarketoSimulator]]:
+    """Start Marketo simulators with any constructor arguments; all are stopped after the test."""
+    yield from _started_servers(MarketoSimulator)
+
+
+@pytest.fixture
+def salesforce_sim_factory() -> Iterator[Callable[..., SalesforceSimulator]]:
+    """Start Salesforce simulators with any constructor arguments; all are stopped after the test."""
+    yield from _started_servers(SalesforceSimulator)

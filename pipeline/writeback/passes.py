@@ -36,7 +36,7 @@ from models.runs import (
     SyncRun,
 )
 from models.upsert import insert_for
-from pipeline.progress import RunAlreadyRunning, running_run
+from pipeline.progress import RunAlreadyRunning, active_chunks, running_run
 from pipeline.sending import Claim, LeaseLost
 from pipeline.writeback.people import Person
 
@@ -214,21 +214,10 @@ def advance(session: Session, run_id: int) -> bool:
     if active.get(SCAN) or active.get(READ):
         return False
     form_write_chunks(session, run_id, final=True)
-    if active.get(WRITE) or _unended(session, run_id, WRITE):
+    if active.get(WRITE) or active_chunks(session, run_id, WRITE):
         return False
     finish_pass(session, run)
     return True
-
-
-def _unended(session: Session, run_id: int, step: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Chunk)
-            .where(Chunk.run_id == run_id, Chunk.step == step, Chunk.status.not_in(CHUNK_ENDED))
-        )
-        or 0
-    )
 
 
 def finish_pass(session: Session, run: SyncRun) -> None:

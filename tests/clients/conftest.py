@@ -63,21 +63,6 @@ def marketo_client(make_marketo_client: Callable[..., MarketoClient]) -> Marketo
     return make_marketo_client()
 
 
-@pytest.fixture
-def own_marketo_sim() -> Iterator[Callable[..., MarketoSimulator]]:
-    """Simulators with their own settings (token life, time scale), stopped after the test."""
-    started: list[MarketoSimulator] = []
-
-    def start(**kwargs: Any) -> MarketoSimulator:
-        sim = MarketoSimulator(**kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
-
-
 # --- end of the Marketo block -------------------------------------------------------------
 
 
@@ -132,21 +117,6 @@ def make_salesforce_client(
         return SalesforceClient(**options)
 
     return make
-
-
-@pytest.fixture
-def salesforce_sim_factory() -> Iterator[Callable[..., SalesforceSimulator]]:
-    """Start simulators with any constructor arguments; all are stopped after the test."""
-    started: list[SalesforceSimulator] = []
-
-    def start(**kwargs: Any) -> SalesforceSimulator:
-        sim = SalesforceSimulator(**kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
 
 
 # --- end of the Salesforce block -----------------------------------------------------------

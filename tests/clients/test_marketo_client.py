@@ -44,8 +44,8 @@ def test_two_clients_sharing_a_token_cache_ask_identity_once(make_marketo_client
     assert first.token_key == second.token_key and "demo-secret" not in first.token_key
 
 
-def test_token_is_refreshed_before_expiry_without_a_602(own_marketo_sim: Any, make_marketo_client: Any) -> None:
-    sim = own_marketo_sim(token_lifetime=61.5)  # Identity says 61 s: fresh for one second only
+def test_token_is_refreshed_before_expiry_without_a_602(marketo_sim_factory: Any, make_marketo_client: Any) -> None:
+    sim = marketo_sim_factory(token_lifetime=61.5)  # Identity says 61 s: fresh for one second only
     client = make_marketo_client(sim)
     client.usage_today()
     client.usage_today()
@@ -55,8 +55,8 @@ def test_token_is_refreshed_before_expiry_without_a_602(own_marketo_sim: Any, ma
     assert _ops(sim) == ["identity", "usage", "usage", "identity", "usage", "usage"]
 
 
-def test_a_token_that_runs_out_is_replaced_before_use(own_marketo_sim: Any, make_marketo_client: Any) -> None:
-    sim = own_marketo_sim(token_lifetime=1.5)
+def test_a_token_that_runs_out_is_replaced_before_use(marketo_sim_factory: Any, make_marketo_client: Any) -> None:
+    sim = marketo_sim_factory(token_lifetime=1.5)
     client = make_marketo_client(sim)
     client.usage_today()
     time.sleep(1.6)
@@ -176,9 +176,9 @@ def test_a_606_the_limiter_did_not_foresee_pauses_every_call_for_a_window(
 
 
 def test_daily_quota_is_budget_exhausted_until_midnight_chicago(
-    own_marketo_sim: Any, make_marketo_client: Any, marketo_limiter: LocalLimiter
+    marketo_sim_factory: Any, make_marketo_client: Any, marketo_limiter: LocalLimiter
 ) -> None:
-    sim = own_marketo_sim(daily_quota=2)
+    sim = marketo_sim_factory(daily_quota=2)
     client = make_marketo_client(sim)
     client.usage_today()
     client.usage_today()

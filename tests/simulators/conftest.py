@@ -53,21 +53,6 @@ class MarketoHttp:
         return self.post(path, {"input": records, **options})
 
 
-@pytest.fixture
-def marketo_sim_factory() -> Iterator[Callable[..., MarketoSimulator]]:
-    """Start simulators with any constructor arguments; all are stopped after the test."""
-    started: list[MarketoSimulator] = []
-
-    def start(**kwargs: Any) -> MarketoSimulator:
-        sim = MarketoSimulator(**kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
-
-
 @pytest.fixture(scope="session")
 def _shared_marketo_sim() -> Iterator[MarketoSimulator]:
     sim = MarketoSimulator(seed=7, size=20).start()
@@ -191,21 +176,6 @@ def salesforce_sim(_shared_salesforce_sim: SalesforceSimulator) -> SalesforceSim
     """The shared simulator (seed 11, 1,500 records), back at its generated start for each test."""
     _shared_salesforce_sim.reset()
     return _shared_salesforce_sim
-
-
-@pytest.fixture
-def salesforce_sim_factory() -> Iterator[Callable[..., SalesforceSimulator]]:
-    """Start simulators with any constructor arguments; all are stopped after the test."""
-    started: list[SalesforceSimulator] = []
-
-    def start(**kwargs: Any) -> SalesforceSimulator:
-        sim = SalesforceSimulator(**kwargs).start()
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
 
 
 @pytest.fixture
