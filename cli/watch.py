@@ -62,7 +62,8 @@ def watch_run(
         run, steps = run_progress(database_url, run_id)
         line = "  ".join(f"{s.step} {s.records_done}/{s.records}" for s in steps if s.records)
         if line != last_line:
-            console.print(f"run {run_id} {run.status}: {line or 'reading Salesforce'}")
+            # One unbroken line per change, so that logs and greps see a whole update.
+            console.print(f"run {run_id} {run.status}: {line or 'reading Salesforce'}", soft_wrap=True)
             last_line = line
         if run.status != RUN_RUNNING or (timeout is not None and time.monotonic() - started > timeout):
             return run
