@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -62,6 +63,19 @@ def _pages(sf: SalesforcePort, extract: RunExtract, config: MappingConfig) -> It
     yield from sf.query(soql, include_deleted=reads_deleted(extract.sobject))
 
 
+@dataclass
+class _Budget:
+    """How much one extract task may read: a number of pages and, optionally, until a deadline."""
+
+    max_pages: int
+    deadline: float | None  # time.monotonic()
+
+    def spent(self, pages: int) -> bool:
+        if pages >= self.max_pages:
+            return True
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
 def extract_some(
     database_url: str,
     run_id: int,
@@ -73,8 +87,9 @@ def extract_some(
     max_pages: int,
     lease: timedelta,
     after_commit: Callable[[], object] = lambda: None,
+    deadline: float | None = None,
 ) -> ExtractProgress:
-    """Read up to `max_pages` pages, staging each in its own transaction, then stop or finish.
+    """Read up to `max_pages` pages, or until `deadline` (monotonic), staging each page in its own transaction.
 
     `lease` is how long the extract stays ours without a new page (longer than any page
     takes); a crashed extract is taken over by the sweeper once it passes. `after_commit` runs
@@ -93,7 +108,8 @@ def extract_some(
         ).one()
         session.expunge(extract)
     try:
-        return _read_pages(database_url, run_id, extract, sf, config, delete_people, max_pages, lease, after_commit)
+        budget = _Budget(max_pages, deadline)
+        return _read_pages(database_url, run_id, extract, sf, config, delete_people, budget, lease, after_commit)
     except Exception:
         # Give the extract back at once so the task's retry (or anyone) may resume it from
         # its last committed page, instead of waiting for the lease to run out. If the
@@ -110,7 +126,7 @@ def _read_pages(
     sf: SalesforcePort,
     config: MappingConfig,
     delete_people: bool,
-    max_pages: int,
+    budget: _Budget,
     lease: timedelta,
     after_commit: Callable[[], object],
 ) -> ExtractProgress:
@@ -140,7 +156,7 @@ def _read_pages(
         after_commit()
         if page.next_records_url is None:
             break
-        if pages >= max_pages:
+        if budget.spent(pages):
             _release(database_url, run_id, sobject)
             return ExtractProgress("more", pages, records)
     _finish(database_url, run_id, sobject)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from clients.errors import (
@@ -23,6 +24,7 @@ from pipeline.sending import (
     LeaseLost,
     claim,
     fail_chunk,
+    keep_until_lease_ends,
     rejected_message,
     release,
     send,
@@ -96,6 +98,14 @@ def upsert_chunk(self: Task, run_id: int, step: str, chunk_id: int, standalone: 
     except RequestRejected as rejected:
         code, message = rejected_message(rejected)
         result = fail_chunk(url, claimed, code, message)
+    except SoftTimeLimitExceeded:
+        failures = transient_failures(url, chunk_id) + 1
+        if failures > MAX_TRANSIENT_FAILURES:
+            result = fail_chunk(url, claimed, "TASK_TIME_LIMIT", f"stopped by the task time limit {failures} times")
+        else:
+            keep_until_lease_ends(url, claimed)
+            log.warning("chunk %s: stopped by the task time limit; retrying after its lease", chunk_id)
+            raise self.retry(countdown=min(lease.total_seconds() + 1, settings.max_countdown_seconds)) from None
     except Exception as bug:
         # A defect must not leave the chunk held and its run waiting: its records go to the
         # failures table (retried next cycle) and the traceback to the log.

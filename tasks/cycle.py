@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from clients.errors import AuthenticationFailed, BudgetExhausted, GuardError, RequestRejected, RetryLater
@@ -20,7 +22,7 @@ from worker.celery_app import app
 
 log = logging.getLogger(__name__)
 DATABASE_RETRY_SECONDS = 5.0
-PAGES_PER_TASK = 25  # 50,000 records: keeps every extract task far below the visibility timeout
+PAGES_PER_TASK = 25  # 50,000 records; the task's time budget (Settings.extract_task_seconds) also bounds it
 
 
 @app.task(name="msi.start_cycle", bind=True)
@@ -70,11 +72,17 @@ def start_cycle(
 
 @app.task(name="msi.extract", bind=True, max_retries=None)
 def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | None = None) -> dict[str, Any]:
-    """Read the Salesforce objects of one Marketo object type, in order, a bounded number of pages."""
+    """Read the Salesforce objects of one Marketo object type, in order, for a bounded number of pages and time."""
     settings = context.settings()
     order = list(sobjects or o.SOURCES[object_type])
+    # Half the soft time limit: the task hands the rest to a new task long before it is stopped.
+    deadline = time.monotonic() + settings.extract_task_seconds
+    position = 0
     try:
         for position, sobject in enumerate(order):
+            if position and time.monotonic() >= deadline:
+                dispatch_extract(run_id, object_type, order[position:])
+                return {"run": run_id, "object_type": object_type, "status": "continues"}
             progress = extract_some(
                 settings.DATABASE_URL,
                 run_id,
@@ -85,6 +93,7 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
                 max_pages=PAGES_PER_TASK,
                 lease=timedelta(seconds=settings.extract_lease_seconds),
                 after_commit=lambda: dispatch_ready(run_id),
+                deadline=deadline,
             )
             if progress.status == "more":
                 dispatch_extract(run_id, object_type, order[position:])
@@ -100,6 +109,12 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
     except OperationalError as down:
         # The database restarting: the extract resumes from its last committed page.
         raise self.retry(countdown=DATABASE_RETRY_SECONDS, exc=down) from None
+    except SoftTimeLimitExceeded:
+        # A page slower than the deadline allowed: the extract was given back (extract_some
+        # releases it on any error), so a new task resumes from its last committed page.
+        log.warning("run %s: extract of %s reached the task time limit; continuing in a new task", run_id, object_type)
+        dispatch_extract(run_id, object_type, order[position:])
+        return {"run": run_id, "object_type": object_type, "status": "continues"}
     except (AuthenticationFailed, GuardError, RequestRejected) as error:
         with session_scope(settings.DATABASE_URL) as session:
             fail_run(session, run_id, f"extract of {object_type}: {error}")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from clients.errors import (
@@ -26,7 +27,15 @@ from models.base import utcnow
 from models.db import session_scope
 from models.runs import Chunk, SyncRun
 from pipeline.progress import RunAlreadyRunning
-from pipeline.sending import ChunkResult, Claim, LeaseLost, claim, release, transient_failures
+from pipeline.sending import (
+    ChunkResult,
+    Claim,
+    LeaseLost,
+    claim,
+    keep_until_lease_ends,
+    release,
+    transient_failures,
+)
 from pipeline.writeback import passes
 from pipeline.writeback.budget import PassBudget, calls_per_pass
 from pipeline.writeback.guard import check_salesforce_share
@@ -194,6 +203,14 @@ def _run_chunk(task: Task, run_id: int, chunk_id: int, work: Work) -> dict[str, 
         return ChunkResult(chunk_id, "waiting-for-credentials").as_dict()
     except RequestRejected as rejected:
         result = _give_up(url, claimed, rejected.code or "REJECTED", f"refused as a whole: {rejected}")
+    except SoftTimeLimitExceeded:
+        failures = transient_failures(url, chunk_id) + 1
+        if failures > MAX_TRANSIENT_FAILURES:
+            result = _give_up(url, claimed, "TASK_TIME_LIMIT", f"stopped by the task time limit {failures} times")
+        else:
+            keep_until_lease_ends(url, claimed)
+            log.warning("write-back chunk %s: stopped by the task time limit; retrying after its lease", chunk_id)
+            raise task.retry(countdown=min(_lease().total_seconds() + 1, _max_countdown())) from None
     except ConfigurationError as wrong:
         _fail_pass(run_id, claimed, f"{step}: {wrong}", wrong)
         return ChunkResult(chunk_id, "failed").as_dict()

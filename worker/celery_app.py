@@ -18,7 +18,18 @@ TASK_MODULES = ["tasks.cycle", "tasks.chunks", "tasks.sweeper", "tasks.writeback
 def celery_config(settings: Settings) -> dict[str, Any]:
     embedded = settings.embedded
     transport = {"visibility_timeout": settings.VISIBILITY_TIMEOUT_SECONDS}
+    # No task outlives Redis's visibility timeout (Settings._tasks_end_before_redelivery); the
+    # embedded runner has no Redis and its thread pool cannot stop a task, so it has no limit.
+    limits = (
+        {}
+        if embedded
+        else {
+            "task_time_limit": settings.TASK_TIME_LIMIT_SECONDS,
+            "task_soft_time_limit": settings.task_soft_time_limit_seconds,
+        }
+    )
     return {
+        **limits,
         "broker_url": "memory://" if embedded else settings.REDIS_URL,
         # Chords count their header tasks in the result backend; Redis does it with a counter.
         "result_backend": "cache+memory://" if embedded else settings.REDIS_URL,

@@ -43,8 +43,11 @@ class Settings(BaseSettings):
     # Unset means "embedded": in-memory broker, in-process worker, process-local limiter.
     REDIS_URL: str | None = None
     # Redis redelivers an unacknowledged task after this long; every task and every
-    # countdown is kept well under it (see worker/app.py).
+    # countdown is kept well under it (see worker/celery_app.py and _tasks_end_before_redelivery).
     VISIBILITY_TIMEOUT_SECONDS: int = Field(default=3600, ge=60)
+    # The longest any task may run: past it the worker kills the task (a tenth earlier, the
+    # task is told and gives its work back cleanly).
+    TASK_TIME_LIMIT_SECONDS: int = Field(default=900, ge=5)
 
     # --- Salesforce ---------------------------------------------------------------------
     SALESFORCE_LOGIN_URL: str | None = None
@@ -172,6 +175,39 @@ class Settings(BaseSettings):
                 "over while its Marketo call may still be in flight"
             )
         return self
+
+    @model_validator(mode="after")
+    def _tasks_end_before_redelivery(self) -> Settings:
+        # A message stays unacknowledged in Redis from delivery to the end of its task: through
+        # its countdown, while it waits for a busy pool process (at most one task's length, as a
+        # worker prefetches one message per process) and while it runs. Redis hands it out again
+        # past the visibility timeout, so all three together must end before it.
+        longest_call = max(self.MARKETO_TIMEOUT_SECONDS, self.SALESFORCE_TIMEOUT_SECONDS)
+        if self.task_soft_time_limit_seconds <= longest_call:
+            raise ValueError(
+                f"TASK_TIME_LIMIT_SECONDS ({self.TASK_TIME_LIMIT_SECONDS}) leaves no room for one API call: "
+                f"nine tenths of it must be longer than MARKETO_TIMEOUT_SECONDS and SALESFORCE_TIMEOUT_SECONDS "
+                f"({longest_call:g})"
+            )
+        unacknowledged = self.max_countdown_seconds + 2 * self.TASK_TIME_LIMIT_SECONDS
+        if unacknowledged >= self.VISIBILITY_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"VISIBILITY_TIMEOUT_SECONDS ({self.VISIBILITY_TIMEOUT_SECONDS}) must be longer than a "
+                f"countdown ({self.max_countdown_seconds:g}) plus twice TASK_TIME_LIMIT_SECONDS "
+                f"({self.TASK_TIME_LIMIT_SECONDS}), or Redis would hand a task that is still waiting or "
+                "running to a second worker"
+            )
+        return self
+
+    @property
+    def task_soft_time_limit_seconds(self) -> float:
+        """When a running task is told to give its work back (SoftTimeLimitExceeded)."""
+        return 0.9 * self.TASK_TIME_LIMIT_SECONDS
+
+    @property
+    def extract_task_seconds(self) -> float:
+        """How long an extract task reads pages before it hands the rest to a new task."""
+        return self.task_soft_time_limit_seconds / 2
 
     @property
     def max_countdown_seconds(self) -> float:

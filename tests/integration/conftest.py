@@ -24,6 +24,13 @@ from simulators.marketo import MarketoSimulator
 from simulators.salesforce import SalesforceSimulator
 
 REPO = Path(__file__).resolve().parents[2]
+# Redis's shortest visibility timeout the service accepts, with task limits and call timeouts
+# that fit inside it (worker/settings.py: _tasks_end_before_redelivery).
+SHORT_VISIBILITY = {
+    "VISIBILITY_TIMEOUT_SECONDS": "60",
+    "TASK_TIME_LIMIT_SECONDS": "20",
+    "SALESFORCE_TIMEOUT_SECONDS": "15",
+}
 
 
 @dataclass

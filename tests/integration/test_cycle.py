@@ -16,6 +16,7 @@ from models.db import session_scope
 from models.records import Failure, Watermark
 from pipeline.mapping import parse_sf_datetime
 from simulators.common.faults import FaultPlan
+from tests.integration.conftest import SHORT_VISIBILITY
 from tests.integration.oracle import actual_state, differences, expected_state
 
 # Marketo operations that write.
@@ -67,9 +68,7 @@ def test_running_a_cycle_or_a_chunk_again_changes_nothing(stack_factory: Any) ->
     # Marketo applies every other write and then answers 604: the chunk runs again, writing
     # the same records a second time, exactly as a redelivered message would.
     faults = FaultPlan.from_dict({"bursts": {"applied_604": {"every": 2, "length": 1}}})
-    stack = stack_factory(
-        size=500, seed=23, marketo_args={"faults": faults}, extra_env={"VISIBILITY_TIMEOUT_SECONDS": "60"}
-    )
+    stack = stack_factory(size=500, seed=23, marketo_args={"faults": faults}, extra_env=SHORT_VISIBILITY)
     stack.start_worker()
     run = stack.sync()
     assert run.status == "succeeded", run.error

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from models.db import session_scope
 from models.records import Failure
 from models.runs import Chunk, StagedRecord, SyncRun
 from simulators.common.faults import FaultPlan
-from tests.integration.conftest import REPO
+from tests.integration.conftest import REPO, SHORT_VISIBILITY
 from tests.integration.oracle import actual_state, differences, expected_state
 from tests.integration.servers import PrivatePostgres, PrivateRedis
 from tests.request_log import max_concurrent, max_in_any_window
@@ -264,7 +266,7 @@ def test_two_beats_never_run_two_cycles_at_once(stack_factory: Any) -> None:
 def test_a_long_budget_wait_is_parked_not_left_in_redis(stack_factory: Any) -> None:
     # Marketo's daily quota ends after two calls: the rest waits until midnight US Central,
     # far longer than Redis's visibility timeout, so it must wait in the database.
-    stack = stack_factory(size=300, seed=37, extra_env={"MARKETO_DAILY_QUOTA": "2", "VISIBILITY_TIMEOUT_SECONDS": "60"})
+    stack = stack_factory(size=300, seed=37, extra_env={"MARKETO_DAILY_QUOTA": "2", **SHORT_VISIBILITY})
     stack.start_worker(concurrency=4)
     run_id = stack.start_cycle()["run"]
 
@@ -284,3 +286,44 @@ def test_a_long_budget_wait_is_parked_not_left_in_redis(stack_factory: Any) -> N
         assert session.get(SyncRun, run_id).status == "running"  # type: ignore[union-attr]
         staged = session.scalar(select(func.count()).select_from(StagedRecord).where(StagedRecord.run_id == run_id))
     assert staged and all(d is not None and d > datetime.now(UTC) + timedelta(minutes=1) for d in due)
+
+
+def test_a_cycle_longer_than_the_visibility_timeout_runs_no_task_twice(stack_factory: Any) -> None:
+    # Redis hands a message out again once it has been unacknowledged for 60 s. Our limiter
+    # allows 1 Marketo call per 20 s and Salesforce answers in 5 s, so the cycle lasts well
+    # over a minute, with chunks waiting in countdowns and extracts split by their deadline.
+    # Every message must be acknowledged before 60 s, and every task must succeed once.
+    stack = stack_factory(
+        size=400,
+        seed=41,
+        extra_env={**SHORT_VISIBILITY, "MARKETO_CALLS_PER_20S": "1"},
+        salesforce_args={"latency_per_call": 5.0},
+    )
+    broker = redis.Redis.from_url(stack.env["REDIS_URL"])
+    oldest = 0.0
+    stop = threading.Event()
+
+    def watch_unacknowledged() -> None:
+        nonlocal oldest
+        while not stop.is_set():
+            now = time.time()
+            for _tag, delivered in broker.zrange("unacked_index", 0, -1, withscores=True):
+                oldest = max(oldest, now - delivered)
+            time.sleep(0.25)
+
+    watcher = threading.Thread(target=watch_unacknowledged, daemon=True)
+    watcher.start()
+    stack.start_worker(concurrency=4)
+    try:
+        run = stack.sync()
+    finally:
+        stop.set()
+        watcher.join()
+    assert run.status == "succeeded", run.error
+    assert run.finished_at is not None
+    assert (run.finished_at - run.started_at).total_seconds() > 60, "the cycle did not outlast the visibility timeout"
+    assert 0 < oldest < 60, f"a message stayed unacknowledged {oldest:.0f}s"
+    logs = "".join(path.read_text(errors="replace") for path in stack.log_dir.glob("worker-*.log"))
+    succeeded = re.findall(r"Task [^\[]+\[([0-9a-f-]{36})\] succeeded", logs)
+    assert succeeded and max(Counter(succeeded).values()) == 1
+    assert_exact(stack)

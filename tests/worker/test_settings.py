@@ -80,6 +80,41 @@ def test_a_lease_shorter_than_a_marketo_call_is_refused(monkeypatch: pytest.Monk
     assert load_settings().CHUNK_LEASE_SECONDS == 60
 
 
+def test_a_visibility_timeout_a_task_could_outlive_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 60 s of visibility: a countdown may last 15 s, so two task lengths must stay under 45 s.
+    monkeypatch.setenv("VISIBILITY_TIMEOUT_SECONDS", "60")
+    monkeypatch.setenv("SALESFORCE_TIMEOUT_SECONDS", "15")
+    monkeypatch.setenv("MARKETO_TIMEOUT_SECONDS", "15")
+    monkeypatch.setenv("CHUNK_LEASE_SECONDS", "20")
+    monkeypatch.setenv("TASK_TIME_LIMIT_SECONDS", "23")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert "VISIBILITY_TIMEOUT_SECONDS (60)" in str(refused.value)
+    assert "twice TASK_TIME_LIMIT_SECONDS (23)" in str(refused.value)
+    monkeypatch.setenv("TASK_TIME_LIMIT_SECONDS", "22")
+    assert load_settings().task_soft_time_limit_seconds == pytest.approx(19.8)
+
+
+def test_a_task_time_limit_shorter_than_an_api_call_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASK_TIME_LIMIT_SECONDS", "130")  # stopped softly at 117 s: below a 120 s call
+    with pytest.raises(ConfigurationError, match=r"TASK_TIME_LIMIT_SECONDS \(130\) leaves no room for one API call"):
+        load_settings()
+    monkeypatch.setenv("SALESFORCE_TIMEOUT_SECONDS", "100")
+    monkeypatch.setenv("MARKETO_TIMEOUT_SECONDS", "100")
+    assert load_settings().TASK_TIME_LIMIT_SECONDS == 130
+
+
+def test_workers_stop_tasks_at_the_time_limit_except_in_the_embedded_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.celery_app import celery_config
+
+    embedded = celery_config(load_settings())
+    assert "task_time_limit" not in embedded and "task_soft_time_limit" not in embedded
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    config = celery_config(load_settings())
+    assert config["task_time_limit"] == 900 and config["task_soft_time_limit"] == 810
+    assert config["broker_transport_options"] == {"visibility_timeout": 3600}
+
+
 def test_jwt_login_needs_both_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESFORCE_USERNAME", "integration@example.com")
     with pytest.raises(ConfigurationError, match="SALESFORCE_USERNAME and SALESFORCE_PRIVATE_KEY go together"):
