@@ -90,6 +90,9 @@ TOKEN_WAIT_RETRY = 2.0
 # How long to wait before re-sending after a transient failure, by code.
 RETRY_AFTER = {"604": 5.0, "608": 30.0, "611": 10.0, "713": 30.0, "502": 10.0, "503": 10.0, "http": 10.0}
 TRANSIENT = frozenset({"604", "608", "611", "713"})
+# Marketo's longest server-side timeout (Sync Leads; other syncs 60 s). A write whose answer was
+# lost may still be applied until then.
+SERVER_TIMEOUT_SECONDS = 90.0
 OBJECT_PATHS = {
     "salespersons": "/rest/v1/salespersons",
     "companies": "/rest/v1/companies",
@@ -152,6 +155,7 @@ class MarketoClient:
         timeout: float,
         purpose: str = "sync",
         session: requests.Session | None = None,
+        server_timeout: float = SERVER_TIMEOUT_SECONDS,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._client_id = client_id
@@ -159,6 +163,7 @@ class MarketoClient:
         self._limiter = limiter
         self._tokens = token_cache
         self._timeout = timeout
+        self._server_timeout = server_timeout
         self._purpose = purpose
         self._session = session or requests.Session()
         digest = hashlib.sha256(f"{self._base}\0{client_id}".encode()).hexdigest()[:24]
@@ -178,6 +183,7 @@ class MarketoClient:
             token_cache=token_cache,
             timeout=settings.MARKETO_TIMEOUT_SECONDS,
             purpose=purpose,
+            server_timeout=settings.MARKETO_SERVER_TIMEOUT_SECONDS,
         )
 
     # --- writes --------------------------------------------------------------------------
@@ -197,6 +203,7 @@ class MarketoClient:
             f"{path}.json",
             json_body={"action": action, "dedupeBy": dedupe_by, "input": list(records)},
             records=len(records),
+            creates=True,
         )
         return _by_seq(body, len(records), ID_FIELDS[obj])
 
@@ -213,7 +220,7 @@ class MarketoClient:
         payload: dict[str, Any] = {"action": action, "lookupField": lookup_field, "input": list(records)}
         if partition_name is not None:
             payload["partitionName"] = partition_name
-        body = self._call("POST", "/rest/v1/leads.json", json_body=payload, records=len(records))
+        body = self._call("POST", "/rest/v1/leads.json", json_body=payload, records=len(records), creates=True)
         return _by_position(body, len(records))
 
     def delete(
@@ -370,16 +377,17 @@ class MarketoClient:
         json_body: Any = None,
         form_body: Mapping[str, str] | None = None,
         records: int = 0,
+        creates: bool = False,
     ) -> dict[str, Any]:
         data = json.dumps(json_body, separators=(",", ":")).encode() if json_body is not None else None
         if data is not None and len(data) > MAX_BODY_BYTES:
             raise ValueError(f"request body of {len(data):,} bytes is over Marketo's 1 MB limit; send fewer records")
         token = self._token()
-        body = self._send(method, path, token, params, data, form_body, records)
+        body = self._send(method, path, token, params, data, form_body, records, creates)
         if _code(body) in ("601", "602"):
             self._tokens.invalidate(self.token_key, token)
             token = self._token(after_rejection=token)
-            body = self._send(method, path, token, params, data, form_body, records)
+            body = self._send(method, path, token, params, data, form_body, records, creates)
         _raise_for(body, self._limiter)
         return body
 
@@ -392,6 +400,7 @@ class MarketoClient:
         data: bytes | None,
         form: Mapping[str, str] | None,
         records: int,
+        creates: bool,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         if data is not None:
@@ -405,9 +414,11 @@ class MarketoClient:
             # and a slow guard (a database round trip) between the two would make the call
             # reach Marketo later than the limiter believes, and its window overflow.
             guard()
+        sent_at = time.monotonic()
         try:
             with self._limiter.marketo_call(self._purpose):
                 try:
+                    sent_at = time.monotonic()
                     response = self._session.request(
                         method,
                         self._base + path,
@@ -436,6 +447,10 @@ class MarketoClient:
             body = _json_or_raise(response, method, path)
             code = _code(body)
             return body
+        except RetryLater as lost:
+            if creates:
+                self._hold_unanswered_write(lost, sent_at)
+            raise
         finally:
             log.info(
                 "marketo %s %s -> %s code=%s %.0fms records=%d",
@@ -446,6 +461,15 @@ class MarketoClient:
                 (time.monotonic() - started) * 1000,
                 records,
             )
+
+    def _hold_unanswered_write(self, lost: RetryLater, sent_at: float) -> None:
+        """A create whose answer was lost (a 5xx, a dropped connection) may still be running in
+        Marketo; a second copy in flight with the same new keys creates the records twice. So it
+        is not sent again before Marketo's server timeout has passed since it left."""
+        left = self._server_timeout - (time.monotonic() - sent_at)
+        if left > lost.retry_after:
+            lost.retry_after = left
+            lost.message = f"{lost.message} (Marketo may still apply it: not re-sent for {left:.0f}s)"
 
     # --- tokens --------------------------------------------------------------------------
     def _token(self, after_rejection: str | None = None) -> str:

@@ -73,6 +73,12 @@ def upsert_chunk(self: Task, run_id: int, step: str, chunk_id: int, standalone: 
         failures = transient_failures(url, chunk_id) + 1
         if failures > MAX_TRANSIENT_FAILURES:
             result = fail_chunk(url, claimed, error.code or "TRANSIENT", f"gave up after {failures} tries: {error}")
+        elif error.retry_after > settings.max_countdown_seconds:
+            # Longer than a countdown may wait (a lost answer held until Marketo's server timeout,
+            # under a short visibility timeout): parked, the sweeper sends it when it is due.
+            release(url, claimed, due_in=error.retry_after, waiting=True, transient=True)
+            log.warning("chunk %s waits %.0fs: %s", chunk_id, error.retry_after, error)
+            return ChunkResult(chunk_id, "waiting").as_dict()
         else:
             delay = min(
                 max(error.retry_after, _backoff(failures, settings.max_countdown_seconds)),

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # 20 s in production; a time-scaled simulator shortens it for benchmarks.
     MARKETO_RATE_WINDOW_SECONDS: float = Field(default=20.0, gt=0)
     MARKETO_TIMEOUT_SECONDS: float = Field(default=120.0, gt=0)
+    # Marketo's longest server-side timeout: a write whose answer was lost is not sent again
+    # before this long after it left (it may still be applied; two copies make duplicates).
+    MARKETO_SERVER_TIMEOUT_SECONDS: float = Field(default=90.0, ge=0)
 
     # --- the sync -----------------------------------------------------------------------
     SYNC_INTERVAL_SECONDS: int = Field(default=300, ge=10)

@@ -161,6 +161,27 @@ def test_response_codes_become_the_right_exception(
     assert caught.value.code == code and caught.value.retry_after == retry_after
 
 
+@pytest.mark.parametrize("fault", ["http_502", "timeout"])
+def test_a_create_whose_answer_was_lost_is_held_until_marketos_server_timeout(
+    marketo_client_sim: Any, make_marketo_client: Any, fault: str
+) -> None:
+    # The simulator's timeout fault applies the write after 3 s, when the client (1 s) has
+    # given up: the answer is lost, the write is not. A copy sent before the server is done
+    # with the first is how the same new lead gets created twice.
+    client = make_marketo_client(timeout=1.0, server_timeout=30.0)
+    client.usage_today()
+    marketo_client_sim.faults = FaultPlan(rates={fault: 1.0}, timeout_seconds=3.0)
+    started = time.monotonic()
+    with pytest.raises(RetryLater) as lost:
+        client.sync_leads([{"externalPersonId": "00Q000000000001AAA", "email": "held@example.com"}])
+    assert 30.0 - (time.monotonic() - started) - 0.5 < lost.value.retry_after <= 30.0
+    assert "not re-sent for" in str(lost.value)
+    # A read whose answer was lost changes nothing: it is asked again at the usual pace.
+    with pytest.raises(RetryLater) as read:
+        client.usage_today()
+    assert read.value.retry_after == 10.0
+
+
 def test_a_606_the_limiter_did_not_foresee_pauses_every_call_for_a_window(
     marketo_client_sim: Any, marketo_client: MarketoClient
 ) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from models.db import session_scope
 from models.records import Failure
 from models.runs import Chunk, StagedRecord, SyncRun
-from simulators.common.faults import FaultPlan
+from simulators.common.faults import Burst, FaultPlan
 from tests.integration.conftest import REPO, SHORT_VISIBILITY
 from tests.integration.oracle import actual_state, differences, expected_state
 from tests.integration.servers import PrivatePostgres, PrivateRedis
@@ -326,4 +326,27 @@ def test_a_cycle_longer_than_the_visibility_timeout_runs_no_task_twice(stack_fac
     logs = "".join(path.read_text(errors="replace") for path in stack.log_dir.glob("worker-*.log"))
     succeeded = re.findall(r"Task [^\[]+\[([0-9a-f-]{36})\] succeeded", logs)
     assert succeeded and max(Counter(succeeded).values()) == 1
+    assert_exact(stack)
+
+
+def test_a_write_whose_answer_was_lost_is_not_sent_again_before_the_server_timeout(stack_factory: Any) -> None:
+    # The first Marketo call of the sync (sales persons) gets a 502: Marketo may still be
+    # applying it. The chunk waits out the 20 s server timeout (longer than a countdown may be
+    # under a 60 s visibility timeout, so it is parked for the sweeper) before it is sent again.
+    server_timeout = 20.0
+    faults = FaultPlan(bursts={"http_502": Burst(every=10**6, length=1, start=0)})
+    stack = stack_factory(
+        size=300,
+        seed=43,
+        extra_env={**SHORT_VISIBILITY, "MARKETO_SERVER_TIMEOUT_SECONDS": str(server_timeout)},
+        marketo_args={"faults": faults},
+    )
+    stack.start_worker()
+    run = stack.wait_for_run(stack.start_cycle()["run"], timeout=120, sweep_every=2)
+    assert run.status == "succeeded", run.error
+    log = [e for e in stack.marketo.log.all() if e.operation != "identity"]
+    lost = log[0]
+    assert (lost.operation, lost.obj, lost.error_code) == ("sync", "salespersons", "502")
+    again = [e for e in log[1:] if e.operation == "sync" and e.obj == "salespersons"]
+    assert len(again) == 1 and again[0].started - lost.started >= server_timeout - 0.5
     assert_exact(stack)
