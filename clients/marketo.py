@@ -414,7 +414,7 @@ class MarketoClient:
             # and a slow guard (a database round trip) between the two would make the call
             # reach Marketo later than the limiter believes, and its window overflow.
             guard()
-        sent_at = time.monotonic()
+        sent_at: float | None = None  # set once the request leaves: the limiter may refuse it first
         try:
             with self._limiter.marketo_call(self._purpose):
                 try:
@@ -448,7 +448,7 @@ class MarketoClient:
             code = _code(body)
             return body
         except RetryLater as lost:
-            if creates:
+            if creates and sent_at is not None and not isinstance(lost, Throttled):
                 self._hold_unanswered_write(lost, sent_at)
             raise
         finally:

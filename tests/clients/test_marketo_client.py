@@ -182,6 +182,16 @@ def test_a_create_whose_answer_was_lost_is_held_until_marketos_server_timeout(
     assert read.value.retry_after == 10.0
 
 
+def test_a_create_the_limiter_holds_back_waits_only_for_the_limiter(make_marketo_client: Any) -> None:
+    # Never sent, so nothing can be in flight: the wait is the limiter's, not the server timeout.
+    limiter = LocalLimiter(LimiterConfig(marketo_calls_per_window=1, marketo_max_concurrency=10))
+    client = make_marketo_client(limiter=limiter, server_timeout=90.0)
+    client.sync("salespersons", [{"externalSalesPersonId": "005A", "email": "owner@example.com"}])
+    with pytest.raises(Throttled) as held_back:
+        client.sync("salespersons", [{"externalSalesPersonId": "005B", "email": "other@example.com"}])
+    assert held_back.value.code == "limiter" and held_back.value.retry_after <= 21.0  # a window and its margin
+
+
 def test_a_606_the_limiter_did_not_foresee_pauses_every_call_for_a_window(
     marketo_client_sim: Any, marketo_client: MarketoClient
 ) -> None:
