@@ -63,19 +63,6 @@ def _pages(sf: SalesforcePort, extract: RunExtract, config: MappingConfig) -> It
     yield from sf.query(soql, include_deleted=reads_deleted(extract.sobject))
 
 
-@dataclass
-class _Budget:
-    """How much one extract task may read: a number of pages and, optionally, until a deadline."""
-
-    max_pages: int
-    deadline: float | None  # time.monotonic()
-
-    def spent(self, pages: int) -> bool:
-        if pages >= self.max_pages:
-            return True
-        return self.deadline is not None and time.monotonic() >= self.deadline
-
-
 def extract_some(
     database_url: str,
     run_id: int,
@@ -108,8 +95,9 @@ def extract_some(
         ).one()
         session.expunge(extract)
     try:
-        budget = _Budget(max_pages, deadline)
-        return _read_pages(database_url, run_id, extract, sf, config, delete_people, budget, lease, after_commit)
+        return _read_pages(
+            database_url, run_id, extract, sf, config, delete_people, max_pages, deadline, lease, after_commit
+        )
     except Exception:
         # Give the extract back at once so the task's retry (or anyone) may resume it from
         # its last committed page, instead of waiting for the lease to run out. If the
@@ -126,7 +114,8 @@ def _read_pages(
     sf: SalesforcePort,
     config: MappingConfig,
     delete_people: bool,
-    budget: _Budget,
+    max_pages: int,
+    deadline: float | None,
     lease: timedelta,
     after_commit: Callable[[], object],
 ) -> ExtractProgress:
@@ -156,7 +145,7 @@ def _read_pages(
         after_commit()
         if page.next_records_url is None:
             break
-        if budget.spent(pages):
+        if pages >= max_pages or (deadline is not None and time.monotonic() >= deadline):
             _release(database_url, run_id, sobject)
             return ExtractProgress("more", pages, records)
     _finish(database_url, run_id, sobject)

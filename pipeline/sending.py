@@ -136,8 +136,8 @@ def release(database_url: str, claimed: Claim, *, due_in: float, waiting: bool, 
         )
 
 
-def keep_until_lease_ends(database_url: str, claimed: Claim) -> None:
-    """Count a cut-short attempt, keeping the chunk ours until its lease runs out.
+def keep_until_lease_ends(database_url: str, claimed: Claim) -> int:
+    """Count a cut-short attempt, keeping the chunk ours until its lease runs out; return the count.
 
     A task stopped by its time limit may have a call in flight; the lease, renewed right before
     that call, outlasts it, so nobody sends the chunk again while the call may still land.
@@ -148,6 +148,7 @@ def keep_until_lease_ends(database_url: str, claimed: Claim) -> None:
             .where(Chunk.id == claimed.chunk_id, Chunk.holder == claimed.holder)
             .values(transient_failures=Chunk.transient_failures + 1)
         )
+        return int(session.scalar(select(Chunk.transient_failures).where(Chunk.id == claimed.chunk_id)) or 0)
 
 
 def transient_failures(database_url: str, chunk_id: int) -> int:

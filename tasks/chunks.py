@@ -105,11 +105,10 @@ def upsert_chunk(self: Task, run_id: int, step: str, chunk_id: int, standalone: 
         code, message = rejected_message(rejected)
         result = fail_chunk(url, claimed, code, message)
     except SoftTimeLimitExceeded:
-        failures = transient_failures(url, chunk_id) + 1
+        failures = keep_until_lease_ends(url, claimed)
         if failures > MAX_TRANSIENT_FAILURES:
             result = fail_chunk(url, claimed, "TASK_TIME_LIMIT", f"stopped by the task time limit {failures} times")
         else:
-            keep_until_lease_ends(url, claimed)
             log.warning("chunk %s: stopped by the task time limit; retrying after its lease", chunk_id)
             raise self.retry(countdown=min(lease.total_seconds() + 1, settings.max_countdown_seconds)) from None
     except Exception as bug:

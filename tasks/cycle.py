@@ -78,11 +78,15 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
     # Half the soft time limit: the task hands the rest to a new task long before it is stopped.
     deadline = time.monotonic() + settings.extract_task_seconds
     position = 0
+
+    def continue_in_a_new_task() -> dict[str, Any]:
+        dispatch_extract(run_id, object_type, order[position:])
+        return {"run": run_id, "object_type": object_type, "status": "continues"}
+
     try:
         for position, sobject in enumerate(order):
             if position and time.monotonic() >= deadline:
-                dispatch_extract(run_id, object_type, order[position:])
-                return {"run": run_id, "object_type": object_type, "status": "continues"}
+                return continue_in_a_new_task()
             progress = extract_some(
                 settings.DATABASE_URL,
                 run_id,
@@ -96,8 +100,7 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
                 deadline=deadline,
             )
             if progress.status == "more":
-                dispatch_extract(run_id, object_type, order[position:])
-                return {"run": run_id, "object_type": object_type, "status": "continues"}
+                return continue_in_a_new_task()
             if progress.status == "busy":
                 return {"run": run_id, "object_type": object_type, "status": "busy"}
     except (RetryLater, BudgetExhausted) as error:
@@ -113,8 +116,7 @@ def extract(self: Task, run_id: int, object_type: str, sobjects: list[str] | Non
         # A page slower than the deadline allowed: the extract was given back (extract_some
         # releases it on any error), so a new task resumes from its last committed page.
         log.warning("run %s: extract of %s reached the task time limit; continuing in a new task", run_id, object_type)
-        dispatch_extract(run_id, object_type, order[position:])
-        return {"run": run_id, "object_type": object_type, "status": "continues"}
+        return continue_in_a_new_task()
     except (AuthenticationFailed, GuardError, RequestRejected) as error:
         with session_scope(settings.DATABASE_URL) as session:
             fail_run(session, run_id, f"extract of {object_type}: {error}")

@@ -204,11 +204,10 @@ def _run_chunk(task: Task, run_id: int, chunk_id: int, work: Work) -> dict[str, 
     except RequestRejected as rejected:
         result = _give_up(url, claimed, rejected.code or "REJECTED", f"refused as a whole: {rejected}")
     except SoftTimeLimitExceeded:
-        failures = transient_failures(url, chunk_id) + 1
+        failures = keep_until_lease_ends(url, claimed)
         if failures > MAX_TRANSIENT_FAILURES:
             result = _give_up(url, claimed, "TASK_TIME_LIMIT", f"stopped by the task time limit {failures} times")
         else:
-            keep_until_lease_ends(url, claimed)
             log.warning("write-back chunk %s: stopped by the task time limit; retrying after its lease", chunk_id)
             raise task.retry(countdown=min(_lease().total_seconds() + 1, _max_countdown())) from None
     except ConfigurationError as wrong:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import redis
 
+from clients.limiter import LimiterConfig, LocalLimiter
+from clients.salesforce import SalesforceClient
 from simulators.marketo import MarketoSimulator
 from simulators.salesforce import SalesforceSimulator
 
@@ -125,3 +127,22 @@ def marketo_sim_factory() -> Iterator[Callable[..., MarketoSimulator]]:
 def salesforce_sim_factory() -> Iterator[Callable[..., SalesforceSimulator]]:
     """Start Salesforce simulators with any constructor arguments; all are stopped after the test."""
     yield from _started_servers(SalesforceSimulator)
+
+
+@pytest.fixture
+def salesforce_client_for(monkeypatch: pytest.MonkeyPatch) -> Callable[..., SalesforceClient]:
+    """A real SalesforceClient for a simulator; trust comes from REQUESTS_CA_BUNDLE, as in production."""
+
+    def make(sim: SalesforceSimulator, **overrides: Any) -> SalesforceClient:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sim.ca_bundle))
+        options: dict[str, Any] = {
+            "login_url": sim.url,
+            "client_id": sim.client_id,
+            "client_secret": sim.client_secret,
+            "api_version": "62.0",
+            "limiter": LocalLimiter(LimiterConfig()),
+            "timeout": 10.0,
+        }
+        return SalesforceClient(**{**options, **overrides})
+
+    return make

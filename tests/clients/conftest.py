@@ -98,23 +98,19 @@ def salesforce_limiter() -> LocalLimiter:
 
 @pytest.fixture
 def make_salesforce_client(
-    salesforce_sim: SalesforceSimulator, salesforce_limiter: LocalLimiter, monkeypatch: pytest.MonkeyPatch
+    salesforce_sim: SalesforceSimulator,
+    salesforce_limiter: LocalLimiter,
+    salesforce_client_for: Callable[..., SalesforceClient],
 ) -> Callable[..., SalesforceClient]:
     """A real SalesforceClient for a simulator (the shared one unless `sim=` is given)."""
 
     def make(sim: SalesforceSimulator | None = None, **overrides: Any) -> SalesforceClient:
-        target = sim or salesforce_sim
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(target.ca_bundle))
         options: dict[str, Any] = {
-            "login_url": target.url,
             "client_id": "msi-sync-demo",
             "client_secret": "demo-secret",
-            "api_version": "62.0",
             "limiter": salesforce_limiter,
-            "timeout": 10.0,
         }
-        options.update(overrides)
-        return SalesforceClient(**options)
+        return salesforce_client_for(sim or salesforce_sim, **{**options, **overrides})
 
     return make
 

@@ -6,10 +6,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
-from clients.limiter import LimiterConfig, LocalLimiter
 from clients.salesforce import SalesforceClient
 from models.db import session_scope
 from models.runs import RunExtract
@@ -24,18 +22,11 @@ SIZE = 7000  # 2,100 Leads: two pages of at most 2,000
 
 
 def test_past_its_deadline_an_extract_stops_after_one_page_and_resumes_where_it_stopped(
-    db: str, salesforce_sim_factory: Callable[..., SalesforceSimulator], monkeypatch: pytest.MonkeyPatch
+    db: str,
+    salesforce_sim_factory: Callable[..., SalesforceSimulator],
+    salesforce_client_for: Callable[..., SalesforceClient],
 ) -> None:
-    sim = salesforce_sim_factory(seed=5, size=SIZE)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sim.ca_bundle))
-    client = SalesforceClient(
-        login_url=sim.url,
-        client_id="msi-sync-demo",
-        client_secret="demo-secret",
-        api_version="62.0",
-        limiter=LocalLimiter(LimiterConfig()),
-        timeout=30.0,
-    )
+    client = salesforce_client_for(salesforce_sim_factory(seed=5, size=SIZE), timeout=30.0)
     with session_scope(db) as session:
         run_id = start_run(session, object_types=[o.LEADS], full=True, trigger="test", overlap=timedelta(0)).id
 

@@ -8,7 +8,7 @@ Salesforce simulator, and the simulator's own SOQL parser reads what was sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from clients.errors import ConfigurationError, RequestRejected
-from clients.limiter import LimiterConfig, LocalLimiter
 from clients.salesforce import QueryPage, SalesforceClient
 from clients.sfids import to_18
 from ops.doctor import _salesforce_people, _users
@@ -63,17 +62,8 @@ def salesforce(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceS
 
 
 @pytest.fixture
-def recording(salesforce: SalesforceSimulator, monkeypatch: pytest.MonkeyPatch) -> Recording:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(salesforce.ca_bundle))  # the simulator's own CA, as in production
-    client = SalesforceClient(
-        login_url=salesforce.url,
-        client_id=salesforce.client_id,
-        client_secret=salesforce.client_secret,
-        api_version="62.0",
-        limiter=LocalLimiter(LimiterConfig()),
-        timeout=10,
-    )
-    return Recording(client)
+def recording(salesforce: SalesforceSimulator, salesforce_client_for: Callable[..., SalesforceClient]) -> Recording:
+    return Recording(salesforce_client_for(salesforce))
 
 
 def id_list(query: Query) -> list[Any]:

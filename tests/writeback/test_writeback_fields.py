@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from clients.limiter import LimiterConfig, LocalLimiter
 from clients.salesforce import SalesforceClient
 from pipeline.writeback import check_target_fields
 from pipeline.writeback.fields import inspect_targets
@@ -24,17 +23,8 @@ def simulator() -> Iterator[SalesforceSimulator]:
 
 
 @pytest.fixture
-def client(simulator: SalesforceSimulator, monkeypatch: pytest.MonkeyPatch) -> SalesforceClient:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(simulator.ca_bundle))
-    return SalesforceClient(
-        login_url=simulator.url,
-        client_id=simulator.client_id,
-        client_secret=simulator.client_secret,
-        api_version="62.0",
-        limiter=LocalLimiter(LimiterConfig()),
-        timeout=10.0,
-        purpose="writeback",
-    )
+def client(simulator: SalesforceSimulator, salesforce_client_for: Callable[..., SalesforceClient]) -> SalesforceClient:
+    return salesforce_client_for(simulator, purpose="writeback")
 
 
 def mapping(tmp_path: Path, overrides: dict[str, str | None]) -> WritebackMapping:
